@@ -1,0 +1,32 @@
+# indagent: `make run` serves the API on 127.0.0.1:8000 with the embedded defaults,
+# `make test` lints and runs the whole test suite (and the CI eval gate).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test bench lint install clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/indagent serve --init-demo
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check agents tools knowledge server evals tests benches
+
+test: $(STAMP) lint
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
+	$(VENV)/bin/indagent eval --suite ci
+
+bench: $(STAMP)
+	$(PY) benches/run_all.py
+
+clean:
+	rm -rf $(VENV) var

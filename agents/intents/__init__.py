@@ -1,0 +1,1 @@
+"""Offline-planner intents, one module per agent."""

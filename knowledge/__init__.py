@@ -1,0 +1,1 @@
+"""The plant knowledge graph in DuckDB: schema, store, queries, importers, demo plant."""
