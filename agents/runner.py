@@ -42,10 +42,9 @@ def _check_message(text: str, *, max_chars: int = MAX_MESSAGE_CHARS) -> str:
     return text
 
 
-def _result(graph: CompiledStateGraph, thread_id: str, t0: float) -> AskResult:
-    snap = graph.get_state(_config(thread_id))
-    values = snap.values or {}
-    pending = [i.value for task in snap.tasks for i in task.interrupts] if snap.tasks else []
+def _result(values: dict[str, Any], thread_id: str, t0: float) -> AskResult:
+    """Build the contract JSON from the final state values returned by ``invoke``."""
+    pending = [i.value for i in values.get("__interrupt__", ())]
     answer = ""
     for m in reversed(values.get("messages", [])):
         if isinstance(m, AIMessage) and str(m.content).strip():
@@ -90,8 +89,8 @@ def ask(
     text = _check_message(text, max_chars=max_chars)
     thread_id = thread_id or new_thread_id()
     t0 = time.perf_counter()
-    graph.invoke({"messages": [HumanMessage(text)]}, _config(thread_id), context=ctx)
-    return _result(graph, thread_id, t0)
+    values = graph.invoke({"messages": [HumanMessage(text)]}, _config(thread_id), context=ctx)
+    return _result(values, thread_id, t0)
 
 
 def resume(graph: CompiledStateGraph, ctx: AgentContext, thread_id: str, decision: dict[str, Any]) -> AskResult:
@@ -99,8 +98,8 @@ def resume(graph: CompiledStateGraph, ctx: AgentContext, thread_id: str, decisio
     if not pending_approvals(graph, thread_id):
         raise BadInput(f"Thread {thread_id!r} has no pending approval.")
     t0 = time.perf_counter()
-    graph.invoke(Command(resume=decision), _config(thread_id), context=ctx)
-    return _result(graph, thread_id, t0)
+    values = graph.invoke(Command(resume=decision), _config(thread_id), context=ctx)
+    return _result(values, thread_id, t0)
 
 
 def pending_approvals(graph: CompiledStateGraph, thread_id: str) -> list[dict[str, Any]]:
@@ -151,4 +150,7 @@ def stream_ask(
             for tc in update.get("turn_tool_calls") or []:
                 yield "tool_call", {"name": tc["name"], "args": tc["args"]}
                 yield "tool_result", {"name": tc["name"], "ok": tc["ok"], "error": tc.get("error")}
-    yield "final", _result(graph, thread_id, t0).model_dump(mode="json")
+    snap = graph.get_state(_config(thread_id))
+    values = dict(snap.values or {})
+    values["__interrupt__"] = [i for task in snap.tasks for i in task.interrupts]
+    yield "final", _result(values, thread_id, t0).model_dump(mode="json")

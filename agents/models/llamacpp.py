@@ -6,6 +6,7 @@ process and guarded by a lock: a llama.cpp context is not thread-safe.
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
 from collections.abc import Iterator
@@ -55,6 +56,15 @@ class _Loaded:
 
 _POOL: dict[tuple[str, int, int], _Loaded] = {}
 _POOL_LOCK = threading.Lock()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Free llama.cpp models before interpreter teardown (avoids noisy __del__ errors)."""
+    with _POOL_LOCK:
+        for loaded in _POOL.values():
+            loaded.llama.close()
+        _POOL.clear()
 
 
 def load_llama(path: Path, *, n_ctx: int, n_threads: int) -> _Loaded:

@@ -21,6 +21,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
+from agents.models.base import ModelRegistry, ModelSpec
 from tools.errors import ConfigError
 
 __all__ = ["ScriptFn", "ScriptedChatModel", "echo_script"]
@@ -39,7 +40,7 @@ class ScriptedChatModel(BaseChatModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    turns: list[AIMessage | str] = Field(default_factory=list)
+    turns: list[Any] = Field(default_factory=list, description="AIMessage or str turns, replayed in order.")
     fn: ScriptFn | None = None
     cycle: bool = False
     history: list[list[BaseMessage]] = Field(default_factory=list)
@@ -115,3 +116,41 @@ class ScriptedChatModel(BaseChatModel):
                 usage_metadata=msg.usage_metadata,
             )
         )
+
+
+def scripted_registry(
+    script: ScriptFn | list[AIMessage | str] | None = None,
+    *,
+    name: str = "scripted",
+    tier: str = "edge",
+    supports_tools: bool = False,
+    region: str = "site",
+    tokens_per_s: float = 1000.0,
+) -> tuple[ModelRegistry, ScriptedChatModel]:
+    """A registry with one scripted model (alias = its tier), for tests, evals and demos.
+
+    Args:
+        script: A function ``(messages, tools) -> AIMessage | str`` or a list of turns; default echoes.
+        name: Model name.
+        tier: device | edge | cloud.
+        supports_tools: Whether agents may use native tool calling with it.
+        region: Region (``site`` keeps sovereign data eligible).
+        tokens_per_s: Declared speed for the router.
+    """
+    if script is None:
+        model = ScriptedChatModel(fn=echo_script)
+    elif callable(script):
+        model = ScriptedChatModel(fn=script)
+    else:
+        model = ScriptedChatModel(turns=list(script))
+    reg = ModelRegistry()
+    reg.register(
+        ModelSpec(
+            name=name, backend="scripted", tier=tier, params_b=1.0, context=32768,  # type: ignore[arg-type]
+            supports_tools=supports_tools, region=region, tokens_per_s=tokens_per_s,
+            prompt_tokens_per_s=tokens_per_s * 10,
+        ),
+        lambda: model,
+        aliases=(tier,),
+    )
+    return reg, model
