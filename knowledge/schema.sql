@@ -93,5 +93,6 @@ CREATE TABLE setpoints (
     applied_at  TIMESTAMP NOT NULL,
     approved_by TEXT,
     reason      TEXT,
-    run_id      TEXT
+    run_id      TEXT,
+    props       JSON              -- m020: system, predicted saving, tariff, carbon
 );
