@@ -1,0 +1,141 @@
+"""Rescheduling after events and maintenance insertion: fixed prefix kept, schedules valid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tools.errors import ToolRetry
+from tools.scheduling import (
+    Alternative,
+    Downtime,
+    Job,
+    MachineDown,
+    Operation,
+    OperationLate,
+    RushOrder,
+    find_idle_gap,
+    insert_maintenance,
+    load_instance,
+    reschedule,
+    solve,
+    validate,
+)
+
+BENCH = Path(__file__).resolve().parents[2] / "benches" / "instances"
+
+
+@pytest.fixture(scope="module")
+def la01():
+    inst = load_instance(BENCH / "jsp" / "la01.txt")
+    sol = solve(inst, time_limit=5, workers=2)
+    assert validate(inst, sol) == []
+    return inst, sol
+
+
+def _started_before(sol, now):
+    return {(s.job, s.op): s for s in sol.operations if s.start < now}
+
+
+def test_machine_down_keeps_started_ops_and_respects_window(la01) -> None:
+    inst, sol = la01
+    now = sol.makespan // 3
+    ev = MachineDown(machine=1, start=now, end=now + 80)
+    res = reschedule(inst, sol, ev, now=now, time_limit=3, workers=2)
+    assert validate(res.instance, res.solution) == []
+    new = res.solution.by_key()
+    restarted = set(res.restarted)
+    kept = 0
+    for key, s in _started_before(sol, now).items():
+        if key in restarted or any(r[0] == key[0] and r[1] <= key[1] for r in restarted):
+            continue
+        assert new[key] == s, key  # finished / running operations did not move
+        kept += 1
+    assert kept == res.fixed > 0
+    # only operations started before now may start before now
+    assert all(s.start >= now for k, s in new.items() if k not in _started_before(sol, now))
+    assert all(not (s.machine == 1 and s.start < now + 80 and s.end > now) for s in res.solution.operations)
+    # the old plan was optimal for an easier instance: the repair cannot beat it
+    assert sol.status == "OPTIMAL" and res.makespan_after >= sol.makespan
+
+
+def test_running_op_hit_by_breakdown_restarts(la01) -> None:
+    inst, sol = la01
+    running = next(s for s in sorted(sol.operations, key=lambda s: s.start) if s.start > 0 and s.end - s.start > 2)
+    now = running.start + 1
+    res = reschedule(inst, sol, MachineDown(machine=running.machine, start=now, end=now + 30), now=now, time_limit=2, workers=2)
+    assert (running.job, running.op) in res.restarted
+    moved_to = res.solution.by_key()[(running.job, running.op)]
+    assert moved_to.start >= now + 30 or moved_to.machine != running.machine
+    assert validate(res.instance, res.solution) == []
+
+
+def test_operation_late_extends_running_op(la01) -> None:
+    inst, sol = la01
+    now = sol.makespan // 2
+    running = next(s for s in sol.operations if s.start < now < s.end)
+    res = reschedule(inst, sol, OperationLate(job=running.job, op=running.op, delay=25), now=now, time_limit=2, workers=2)
+    after = res.solution.by_key()[(running.job, running.op)]
+    assert (after.start, after.end) == (running.start, running.end + 25)
+    assert validate(res.instance, res.solution) == []
+    with pytest.raises(ToolRetry, match="already finished"):
+        done = next(s for s in sol.operations if s.end <= now)
+        reschedule(inst, sol, OperationLate(job=done.job, op=done.op, delay=5), now=now, time_limit=1)
+
+
+def test_rush_order_is_inserted_after_now(la01) -> None:
+    inst, sol = la01
+    now = 100
+    rush = Job(
+        operations=(
+            Operation(alternatives=(Alternative(machine=0, duration=10),)),
+            Operation(alternatives=(Alternative(machine=4, duration=10),)),
+        ),
+        due=200,
+        weight=10,
+        name="rush",
+    )
+    res = reschedule(inst, sol, RushOrder(job=rush), now=now, time_limit=2, workers=2, objective="mix")
+    assert res.instance.n_jobs == inst.n_jobs + 1
+    new = res.solution.by_key()
+    assert new[(inst.n_jobs, 0)].start >= now
+    assert validate(res.instance, res.solution) == []
+
+
+def test_stability_term_limits_moves(la01) -> None:
+    inst, sol = la01
+    now = 50
+    stable = reschedule(inst, sol, None, now=now, time_limit=2, workers=2, stability_weight=1000)
+    assert stable.n_moved == 0 and stable.makespan_after == sol.makespan
+
+
+def test_bad_current_schedule_is_refused(la01) -> None:
+    inst, sol = la01
+    broken = [s.model_copy(update={"start": 0, "end": s.end - s.start}) for s in sol.operations]
+    with pytest.raises(ToolRetry, match="does not fit"):
+        reschedule(inst, broken, None, now=0, time_limit=1)
+
+
+def test_maintenance_uses_idle_gap_at_zero_cost(la01) -> None:
+    inst, sol = la01
+    length = 10
+    gap = find_idle_gap(inst, sol.operations, 0, length, earliest=0, deadline=sol.makespan)
+    assert gap is not None
+    res = insert_maintenance(inst, sol, 0, length, deadline=sol.makespan, time_limit=2, workers=2)
+    assert res.cost == 0 and res.n_moved == 0 and res.idle_gap
+    assert res.end <= sol.makespan and res.end - res.start == length
+    with_window = inst.with_downtimes([Downtime(machine=0, start=res.start, end=res.end)])
+    assert validate(with_window, res.solution) == []
+
+
+def test_maintenance_without_gap_reports_cost(la01) -> None:
+    inst, sol = la01
+    # a long window that must end early: work has to move, the makespan may grow
+    res = insert_maintenance(inst, sol, 2, 150, deadline=160, time_limit=3, workers=2)
+    assert res.start <= 10 and res.end <= 160
+    assert res.cost == res.makespan_after - res.makespan_before >= 0
+    with_window = inst.with_downtimes([Downtime(machine=2, start=res.start, end=res.end)])
+    assert validate(with_window, res.solution) == []
+    with pytest.raises(ToolRetry, match="No room"):
+        insert_maintenance(inst, sol, 2, 150, deadline=100, time_limit=1)

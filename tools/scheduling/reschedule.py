@@ -1,0 +1,277 @@
+"""Repair a running schedule after an event: machine down, rush order, operation running late.
+
+At time ``now`` every operation that started before ``now`` is fixed (it ran or is running),
+except those the event invalidates (an operation on a machine that went down while it was, or
+would have been, running restarts after the repair; its job's later operations follow). The
+rest is re-optimised by CP-SAT with the old schedule, right-shifted to feasibility, as the hint,
+and a stability term counting operations that change machine or start (lexicographic by default:
+the objective first, then the fewest moved operations).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from ortools.sat.python import cp_model
+from pydantic import BaseModel, Field
+
+from tools.errors import ToolRetry
+from tools.scheduling.heuristics import repair
+from tools.scheduling.model import Alternative, Downtime, Instance, Job, Objective, ScheduledOp, Solution
+from tools.scheduling.solver import JobShopModel
+from tools.scheduling.validate import makespan_of, objective_of, validate, weighted_tardiness_of
+
+__all__ = [
+    "Event",
+    "MachineDown",
+    "OpMove",
+    "OperationLate",
+    "RescheduleResult",
+    "RushOrder",
+    "apply_event",
+    "fixed_prefix",
+    "moved_operations",
+    "reschedule",
+    "stability_terms",
+]
+
+
+class MachineDown(BaseModel):
+    """Machine ``machine`` cannot work in [start, end) (breakdown, unplanned stop)."""
+
+    kind: Literal["machine_down"] = "machine_down"
+    machine: int = Field(ge=0)
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+
+
+class RushOrder(BaseModel):
+    """A new job arrives and must be fitted in (released at ``now`` at the earliest)."""
+
+    kind: Literal["rush_order"] = "rush_order"
+    job: Job
+
+
+class OperationLate(BaseModel):
+    """Operation (job, op) takes ``delay`` longer than planned on its machine."""
+
+    kind: Literal["operation_late"] = "operation_late"
+    job: int = Field(ge=0)
+    op: int = Field(ge=0)
+    delay: int = Field(gt=0)
+
+
+Event = Annotated[MachineDown | RushOrder | OperationLate, Field(discriminator="kind")]
+
+
+class OpMove(BaseModel):
+    """An operation whose machine or start changed in the repair."""
+
+    job: int
+    op: int
+    machine_before: int
+    machine_after: int
+    start_before: int
+    start_after: int
+
+
+class RescheduleResult(BaseModel):
+    """The repaired schedule and what changed."""
+
+    instance: Instance
+    solution: Solution
+    now: int
+    fixed: int
+    restarted: list[tuple[int, int]]
+    moved: list[OpMove]
+    n_moved: int
+    makespan_before: int
+    makespan_after: int
+    weighted_tardiness_before: int
+    weighted_tardiness_after: int
+    repair_s: float
+
+
+def apply_event(instance: Instance, current: list[ScheduledOp], event: Event, *, now: int) -> Instance:
+    """The instance after ``event`` (new downtime, longer duration, or one more job).
+
+    Args:
+        instance: The instance before the event.
+        current: The running schedule (to find the machine of a late operation).
+        event: What happened.
+        now: The current time.
+    """
+    if isinstance(event, MachineDown):
+        if event.machine >= instance.n_machines:
+            raise ToolRetry(f"Unknown machine {event.machine}; valid: 0..{instance.n_machines - 1}")
+        if event.end <= max(event.start, now):
+            raise ToolRetry(f"machine_down ends at {event.end}, not after now={now} and start={event.start}")
+        return instance.with_downtimes([Downtime(machine=event.machine, start=event.start, end=event.end)])
+    if isinstance(event, RushOrder):
+        job = event.job.model_copy(update={"release": max(event.job.release, now)})
+        for o, op in enumerate(job.operations):
+            for alt in op.alternatives:
+                if alt.machine >= instance.n_machines:
+                    raise ToolRetry(f"rush order op {o}: unknown machine {alt.machine}; valid: 0..{instance.n_machines - 1}")
+        return instance.model_copy(update={"jobs": (*instance.jobs, job)})
+    by_key = {(s.job, s.op): s for s in current}
+    placed = by_key.get((event.job, event.op))
+    if placed is None:
+        raise ToolRetry(f"operation_late: job {event.job} op {event.op} is not in the current schedule")
+    if placed.end <= now:
+        raise ToolRetry(f"operation_late: job {event.job} op {event.op} already finished at {placed.end} (now={now})")
+    jobs = list(instance.jobs)
+    job = jobs[event.job]
+    ops = list(job.operations)
+    op = ops[event.op]
+    alts = tuple(
+        Alternative(machine=a.machine, duration=a.duration + event.delay) if a.machine == placed.machine else a
+        for a in op.alternatives
+    )
+    ops[event.op] = op.model_copy(update={"alternatives": alts})
+    jobs[event.job] = job.model_copy(update={"operations": tuple(ops)})
+    return instance.model_copy(update={"jobs": tuple(jobs)})
+
+
+def fixed_prefix(
+    instance: Instance, current: list[ScheduledOp], *, now: int
+) -> tuple[dict[tuple[int, int], ScheduledOp], list[tuple[int, int]]]:
+    """Operations that stay: started before ``now`` and not hit by a downtime; plus the restarted ones.
+
+    An operation that started before ``now`` but overlaps a downtime window of its machine was
+    interrupted (or never started): it and the rest of its job are re-planned. A started
+    operation whose duration grew keeps its start and gets its new end.
+
+    Args:
+        instance: The instance after the event.
+        current: The running schedule.
+        now: The current time.
+    """
+    by_job: dict[int, list[ScheduledOp]] = {}
+    for s in current:
+        by_job.setdefault(s.job, []).append(s)
+    fixed: dict[tuple[int, int], ScheduledOp] = {}
+    restarted: list[tuple[int, int]] = []
+    for j, lst in by_job.items():
+        for s in sorted(lst, key=lambda s: s.op):
+            if s.start >= now:
+                break
+            dur = instance.jobs[j].operations[s.op].duration_on(s.machine)
+            assert dur is not None
+            end = s.start + dur
+            hit = any(d.machine == s.machine and s.start < d.end and d.start < end for d in instance.downtimes)
+            if hit:
+                restarted.append((j, s.op))
+                break
+            fixed[(j, s.op)] = s.model_copy(update={"end": end})
+    return fixed, restarted
+
+
+def stability_terms(jsm: JobShopModel, old: list[ScheduledOp]) -> list[cp_model.IntVar]:
+    """One Boolean per free operation of the old schedule: true when it moved (machine or start)."""
+    m = jsm.model
+    moved = []
+    for s in old:
+        v = jsm.ops.get((s.job, s.op))
+        if v is None or (s.job, s.op) in jsm.fixed or not isinstance(v.start, cp_model.IntVar):
+            continue
+        lit = v.presence.get(s.machine)
+        mv = m.new_bool_var(f"moved_{s.job}_{s.op}")
+        if lit is None:
+            m.add(mv == 1)
+        else:
+            stay = ~mv
+            m.add(v.start == s.start).only_enforce_if(stay)
+            if lit is not True:
+                m.add_implication(stay, lit)
+        moved.append(mv)
+    return moved
+
+
+def moved_operations(old: list[ScheduledOp], new: list[ScheduledOp]) -> list[OpMove]:
+    """Operations whose machine or start differ between two schedules."""
+    before = {(s.job, s.op): s for s in old}
+    out = []
+    for s in new:
+        b = before.get((s.job, s.op))
+        if b is not None and (b.machine != s.machine or b.start != s.start):
+            out.append(
+                OpMove(
+                    job=s.job,
+                    op=s.op,
+                    machine_before=b.machine,
+                    machine_after=s.machine,
+                    start_before=b.start,
+                    start_after=s.start,
+                )
+            )
+    return out
+
+
+def reschedule(
+    instance: Instance,
+    current: Solution | list[ScheduledOp],
+    event: Event | None,
+    *,
+    now: int,
+    time_limit: float = 5.0,
+    workers: int | None = None,
+    objective: Objective = "makespan",
+    stability_weight: int = 1,
+    seed: int = 0,
+) -> RescheduleResult:
+    """Repair ``current`` after ``event`` at time ``now``.
+
+    Args:
+        instance: The instance the current schedule solves.
+        current: The running schedule.
+        event: What happened (None: just re-optimise the unstarted part).
+        now: The current time; operations started before it stay (unless the event hits them).
+        time_limit: Seconds for CP-SAT.
+        workers: Parallel CP-SAT workers (None = CPU count, at most 8).
+        objective: makespan, weighted_tardiness or mix.
+        stability_weight: Weight of each moved operation against (n+1) x the objective, n = number
+            of operations that could move: 1 (default) = fewest moves among the best plans;
+            k x (n+1) = a move costs k objective units; 0 = ignore stability.
+        seed: CP-SAT random seed.
+    """
+    old = current.operations if isinstance(current, Solution) else list(current)
+    problems = validate(instance, old)
+    if problems:
+        raise ToolRetry(f"The current schedule does not fit the instance: {problems[0].message}")
+    after = apply_event(instance, old, event, now=now) if event is not None else instance
+    fixed, restarted = fixed_prefix(after, old, now=now)
+    # warm start: the old plan repaired two ways (right-shift keeping starts, or also pulling work
+    # forward); the better one for the objective is the hint
+    hints = [repair(after, old, fixed=fixed, not_before=now, keep_starts=k) for k in (True, False)]
+    hint = min(hints, key=lambda ops: (objective_of(after, ops, objective), len(moved_operations(old, ops))))
+    jsm = JobShopModel(after, objective=objective, fixed=fixed, not_before=now, min_horizon=makespan_of(hint))
+    primary_weight, n_moved_vars = 1, 0
+    if stability_weight > 0:
+        moved = stability_terms(jsm, old)
+        # objective = (n+1) * production objective + stability_weight * moved operations: with the
+        # default weight 1 this is lexicographic (objective first, then fewest moves)
+        primary_weight, n_moved_vars = len(moved) + 1, len(moved)
+        for mv in moved:
+            jsm.add_term(stability_weight, mv)
+    sol = jsm.run(time_limit=time_limit, workers=workers, seed=seed, hint=hint, primary_weight=primary_weight)
+    if jsm.solver is not None and sol.operations and math.isfinite(jsm.solver.best_objective_bound):
+        # bound on (n+1) * primary + w * moved, with moved <= n: a bound on the primary objective
+        bound = jsm.solver.best_objective_bound - stability_weight * n_moved_vars
+        sol.lower_bound = max(0, min(sol.objective_value, math.ceil(bound / primary_weight - 1e-9)))
+    moves = moved_operations(old, sol.operations)
+    return RescheduleResult(
+        instance=after,
+        solution=sol,
+        now=now,
+        fixed=len(fixed),
+        restarted=restarted,
+        moved=moves,
+        n_moved=len(moves),
+        makespan_before=makespan_of(old),
+        makespan_after=sol.makespan,
+        weighted_tardiness_before=weighted_tardiness_of(instance, old),
+        weighted_tardiness_after=sol.weighted_tardiness,
+        repair_s=sol.solve_s,
+    )
