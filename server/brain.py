@@ -14,7 +14,7 @@ from pathlib import Path
 
 from langgraph.graph.state import CompiledStateGraph
 
-from agents.context import AgentContext
+from agents.context import AgentContext, ApprovalPolicy
 from agents.graph import build_graph
 from agents.models import CircuitBreaker, CloudConfig, EdgeConfig, ModelRegistry, build_registry
 from agents.planner import Planner, default_planner
@@ -119,8 +119,10 @@ class Brain:
     kg: KnowledgeStore | None
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
 
-    def context(self, *, requested_model: str = "auto", actor: str = "cli") -> AgentContext:
-        """A run context for one request."""
+    def context(
+        self, *, requested_model: str = "auto", actor: str = "cli", approval_policy: ApprovalPolicy | None = None
+    ) -> AgentContext:
+        """A run context for one request (``approval_policy`` None = the configured one)."""
         if requested_model not in ("auto", "edge", "cloud", "device"):
             self.models.resolve(requested_model)  # raises UnknownModelError listing the known ones
         return AgentContext(
@@ -132,7 +134,7 @@ class Brain:
             requested_model=requested_model,
             latency_budget_ms=self.settings.latency_budget_ms,
             site_region=self.settings.site_region,
-            approval_policy=self.settings.approval_policy,
+            approval_policy=approval_policy or self.settings.approval_policy,
             actor=actor,
             planner=self.planner,
         )

@@ -59,8 +59,21 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     auth: Literal["on", "off"] = "off"
     max_message_chars: int = Field(8000, ge=1)
-    rate_limit_per_min: int = Field(120, ge=1)
+    rate_limit_per_min: int = Field(120, ge=1, description="Requests per minute per API key (per client when auth is off).")
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest accepted request body (413 above).")
+    cors_origins: list[str] = Field(
+        default_factory=list, description='Origins allowed by CORS (JSON list); empty = CORS closed.'
+    )
+    http_solve_max_s: float = Field(30.0, gt=0, le=600, description="Longest solver time limit an HTTP client may ask for.")
     approval_policy: Literal["require-approval", "auto-approve-within-bounds", "auto-approve"] = "require-approval"
+    # scheduled autonomous runs (server/runs/) ---------------------------------------------------
+    jobstore_url: str | None = Field(
+        None, description="SQLAlchemy URL of the schedules/runs/job store; default sqlite:///<data_dir>/runs.sqlite."
+    )
+    runs_max_workers: int = Field(1, ge=1, le=32, description="Runs one scheduler process executes at once.")
+    runs_misfire_grace_s: int = Field(600, ge=1, description="A firing later than this (worker down) is skipped.")
+    runs_heartbeat_s: float = Field(10.0, gt=0, description="Worker heartbeat; also how often new schedules are seen.")
+    runs_in_server: bool = Field(True, description="Start the run scheduler inside 'indagent serve'.")
 
     @classmethod
     def settings_customise_sources(
@@ -95,6 +108,16 @@ class Settings(BaseSettings):
     def checkpoint_path(self) -> Path:
         """The SQLite checkpoint file."""
         return self.data_dir / "checkpoints.sqlite"
+
+    @property
+    def server_db_path(self) -> Path:
+        """The server's SQLite file: API keys (hashed), audit log, approval index."""
+        return self.data_dir / "server.sqlite"
+
+    @property
+    def runs_db_url(self) -> str:
+        """The schedules/runs/job store (one database shared by every worker process)."""
+        return self.jobstore_url or f"sqlite:///{(self.data_dir / 'runs.sqlite').resolve()}"
 
     @property
     def reports_dir(self) -> Path:

@@ -1,0 +1,128 @@
+"""Markdown and HTML reports of an autonomous run, written under ``<data_dir>/reports/runs/``."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+from server.runs.store import RunRecord
+
+__all__ = ["render_html", "render_markdown", "write_report"]
+
+
+def _cell(value: Any, *, limit: int = 160) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    text = " ".join(str(text).split()).replace("|", "\\|")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _facts(run: RunRecord) -> list[tuple[str, str]]:
+    route = (run.trace or {}).get("route") or {}
+    return [
+        ("Run", run.id),
+        ("Schedule", run.schedule_id or "(manual)"),
+        ("Goal", run.goal),
+        ("Policy", run.policy),
+        ("Status", run.status),
+        ("Fire time (UTC)", str(run.fire_time or "-")),
+        ("Started (UTC)", str(run.started_at or "-")),
+        ("Finished (UTC)", str(run.finished_at or "-")),
+        ("Worker", run.owner or "-"),
+        ("Thread", run.thread_id),
+        ("Route", f"{route.get('agent', '-')} / {route.get('model', '-')} ({route.get('tier', '-')})"),
+    ]
+
+
+def _call_rows(run: RunRecord) -> list[list[str]]:
+    rows = []
+    for tc in (run.trace or {}).get("tool_calls") or []:
+        outcome = "ok" if tc.get("ok") else f"error: {tc.get('error')}"
+        decided = tc.get("approval") or ("-" if not tc.get("mutating") else "pending")
+        rows.append([tc.get("name", ""), _cell(tc.get("args", {})), "yes" if tc.get("mutating") else "no", decided,
+                     _cell(outcome)])
+    return rows
+
+
+def _pending_rows(run: RunRecord) -> list[list[str]]:
+    return [[p.get("tool", ""), _cell(p.get("args", {})), p.get("policy", ""), _cell(p.get("description", ""))]
+            for p in run.pending_approvals]
+
+
+def render_markdown(run: RunRecord) -> str:
+    """The run report as Markdown."""
+    out = [f"# Autonomous run {run.id}", ""]
+    out += ["| | |", "|---|---|"] + [f"| {k} | {_cell(v)} |" for k, v in _facts(run)] + [""]
+    answer = (run.trace or {}).get("answer") or ""
+    out += ["## Outcome", "", answer or "(no answer)", ""]
+    if run.error:
+        out += ["## Error", "", run.error, ""]
+    calls = _call_rows(run)
+    out += ["## Tool calls and decisions", ""]
+    if calls:
+        out += ["| Tool | Arguments | Mutating | Decision | Result |", "|---|---|---|---|---|"]
+        out += ["| " + " | ".join(r) + " |" for r in calls]
+    else:
+        out.append("No tool was called.")
+    out.append("")
+    pending = _pending_rows(run)
+    out += ["## Pending approvals", ""]
+    if pending:
+        out += ["Nothing below has been applied. A person decides with "
+                f"`indagent runs approve {run.id}` (or `--reject`).", "",
+                "| Tool | Arguments | Policy | What it does |", "|---|---|---|---|"]
+        out += ["| " + " | ".join(r) + " |" for r in pending]
+    else:
+        out.append("None.")
+    out.append("")
+    return "\n".join(out)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def render_html(run: RunRecord) -> str:
+    """The run report as a standalone HTML page (no external assets)."""
+    facts = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in _facts(run))
+    answer = html.escape((run.trace or {}).get("answer") or "(no answer)")
+    calls = _call_rows(run)
+    pending = _pending_rows(run)
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>indagent run {html.escape(run.id)}</title>",
+        "<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
+        "table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.25rem .5rem;"
+        "text-align:left;vertical-align:top}.status{font-weight:bold}</style></head><body>",
+        f"<h1>Autonomous run {html.escape(run.id)}</h1>",
+        f"<p class='status'>Status: {html.escape(run.status)}</p>",
+        f"<table>{facts}</table>",
+        f"<h2>Outcome</h2><p>{answer}</p>",
+    ]
+    if run.error:
+        parts.append(f"<h2>Error</h2><pre>{html.escape(run.error)}</pre>")
+    parts.append("<h2>Tool calls and decisions</h2>")
+    parts.append(_table(["Tool", "Arguments", "Mutating", "Decision", "Result"], calls) if calls
+                 else "<p>No tool was called.</p>")
+    parts.append("<h2>Pending approvals</h2>")
+    if pending:
+        parts.append(f"<p>Nothing below has been applied. Decide with <code>indagent runs approve "
+                     f"{html.escape(run.id)}</code> (or <code>--reject</code>).</p>")
+        parts.append(_table(["Tool", "Arguments", "Policy", "What it does"], pending))
+    else:
+        parts.append("<p>None.</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_report(run: RunRecord, reports_dir: Path) -> tuple[Path, Path]:
+    """Write ``<reports_dir>/runs/<run_id>.md`` and ``.html``; return both paths."""
+    d = reports_dir / "runs"
+    d.mkdir(parents=True, exist_ok=True)
+    md, page = d / f"{run.id}.md", d / f"{run.id}.html"
+    md.write_text(render_markdown(run), encoding="utf-8")
+    page.write_text(render_html(run), encoding="utf-8")
+    return md, page

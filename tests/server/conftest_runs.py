@@ -1,0 +1,160 @@
+"""Helpers for the scheduled-run tests: a scripted brain with a test-only planner and a mutating tool.
+
+``scripted_brain`` is a real brain (SQLite checkpointer under the data dir, real graph) whose
+planner knows three goals: ``write N`` (mutating: appends N to ``<reports>/ledger.txt``; within
+bounds when N <= 10), ``add A B`` (read-only) and ``block`` (read-only; waits until the file
+``<reports>/release`` exists, so a test can kill a worker mid-run). It is importable by worker
+subprocesses: ``--brain-factory tests.server.conftest_runs:scripted_brain``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from agents.checkpoint import open_checkpointer
+from agents.context import AgentContext
+from agents.graph import build_graph
+from agents.models.scripted import scripted_registry
+from agents.plan import Composed, PlannedCall
+from agents.planner import Intent, Planner
+from agents.state import ResultValue
+from knowledge.store import KnowledgeStore
+from server.brain import Brain
+from server.settings import Settings
+from tools.errors import ToolFailed
+from tools.registry import ToolContext, ToolRegistry, tool
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Value(BaseModel):
+    value: int
+
+
+def _reports(ctx: ToolContext) -> Path:
+    if ctx.data_dir is None:
+        raise ToolFailed("no data dir")
+    ctx.data_dir.mkdir(parents=True, exist_ok=True)
+    return ctx.data_dir
+
+
+@tool(mutating=True, tags=("knowledge",), within_bounds=lambda args: args.get("value", 0) <= 10)
+def write_ledger(ctx: ToolContext, value: int) -> Value:
+    """Append a value to the plant ledger (a stand-in for writing a setpoint).
+
+    Args:
+        value: The value to write.
+    """
+    with (_reports(ctx) / "ledger.txt").open("a") as f:
+        f.write(f"{value}\n")
+    return Value(value=value)
+
+
+@tool(tags=("knowledge",))
+def add_numbers(ctx: ToolContext, a: int, b: int) -> Value:
+    """Add two numbers.
+
+    Args:
+        a: First number.
+        b: Second number.
+    """
+    return Value(value=a + b)
+
+
+@tool(tags=("knowledge",))
+def wait_for_release(ctx: ToolContext, timeout_s: float = 60.0) -> Value:
+    """Wait until the file ``release`` appears in the data dir (a long-running analysis).
+
+    Args:
+        timeout_s: Give up after this many seconds.
+    """
+    flag = _reports(ctx) / "release"
+    (_reports(ctx) / "blocked").write_text(str(os.getpid()))
+    deadline = time.monotonic() + timeout_s
+    while not flag.exists():
+        if time.monotonic() > deadline:
+            raise ToolFailed("never released")
+        time.sleep(0.05)
+    return Value(value=1)
+
+
+def ledger(settings: Settings) -> list[int]:
+    """What the mutating tool has applied so far."""
+    f = settings.reports_dir / "ledger.txt"
+    return [int(x) for x in f.read_text().split()] if f.exists() else []
+
+
+def _compose(params: dict[str, Any], results: list[dict[str, Any]]) -> Composed:
+    r = results[-1]
+    if not r["ok"]:
+        return Composed(result=ResultValue(type="text", value=r["error"]), answer=r["error"])
+    v = r["data"]["value"]
+    return Composed(result=ResultValue(type="number", value=v), answer=f"The result is {v}.")
+
+
+def runs_planner() -> Planner:
+    def match(prefix: str, parse: Callable[[list[str]], dict[str, Any]]) -> Callable[[str, AgentContext], Any]:
+        return lambda text, ctx: parse(text.split()[1:]) if text.split()[0] == prefix else None
+
+    return Planner([
+        Intent("write", "knowledge", match("write", lambda w: {"value": int(w[0])}),
+               lambda p: [PlannedCall(name="write_ledger", args=p)], _compose, needs_kg=False),
+        Intent("add", "knowledge", match("add", lambda w: {"a": int(w[0]), "b": int(w[1])}),
+               lambda p: [PlannedCall(name="add_numbers", args=p)], _compose, needs_kg=False),
+        Intent("block", "knowledge", match("block", lambda w: {}),
+               lambda p: [PlannedCall(name="wait_for_release", args={})], _compose, needs_kg=False),
+    ])
+
+
+def runs_tools() -> ToolRegistry:
+    reg = ToolRegistry()
+    for fn in (write_ledger, add_numbers, wait_for_release):
+        reg.add(fn)
+    return reg
+
+
+
+
+@contextmanager
+def scripted_brain(settings: Settings) -> Iterator[Brain]:
+    """A real brain (graph, SQLite checkpointer) with the scripted model, the test planner and tools, an in-memory KG."""
+    models, _ = scripted_registry(lambda messages, tools: "Nothing to do.")
+    kg = KnowledgeStore(":memory:")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with open_checkpointer(path=settings.checkpoint_path) as saver:
+            yield Brain(settings=settings, graph=build_graph(checkpointer=saver), models=models, tools=runs_tools(),
+                        planner=runs_planner(), kg=kg)
+    finally:
+        kg.close()
+
+
+def worker_process(data_dir: Path, *, max_seconds: float, heartbeat_s: float = 0.3) -> subprocess.Popen:
+    """``python -m server.cli_runs worker`` in its own process, on the same data dir."""
+    env = {**os.environ, "INDAGENT_DATA_DIR": str(data_dir), "INDAGENT_RUNS_HEARTBEAT_S": str(heartbeat_s),
+           "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "server.cli_runs", "worker", "--max-seconds", str(max_seconds),
+         "--brain-factory", "tests.server.conftest_runs:scripted_brain"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def wait_until(cond: Callable[[], Any], *, timeout_s: float, what: str) -> Any:
+    """Poll ``cond`` until it returns something truthy (bounded by a deadline)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        got = cond()
+        if got:
+            return got
+        time.sleep(0.05)
+    raise TimeoutError(f"{what} did not happen within {timeout_s} s")
