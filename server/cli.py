@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
+from server.cli_runs import worker_cmd
 from server.clikit import cli_errors, emit_json, err_console, fail
 
 __all__ = ["app"]
@@ -103,7 +104,6 @@ def serve(
         err_console.print("[yellow]warning: INDAGENT_AUTH=off: no API keys are checked (local development only).[/yellow]")
     if init_demo and not settings.kg_path.exists():
         from knowledge.demo import build_demo
-
         from knowledge.store import KnowledgeStore
 
         err_console.print(f"building the demo plant at {settings.kg_path} ...")
@@ -115,6 +115,9 @@ def serve(
 
 
 _mount()
+
+# `indagent worker`: the autonomous-run scheduler in the foreground (alias of `runs worker`)
+app.command("worker", help="Run the autonomous-run scheduler in the foreground.")(worker_cmd)
 
 if __name__ == "__main__":  # pragma: no cover
     app()
