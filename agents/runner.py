@@ -15,7 +15,7 @@ from agents.context import AgentContext
 from agents.state import AskResult, ResultValue, RouteInfo, ToolCallTrace, Usage
 from tools.errors import IndagentError
 
-__all__ = ["BadInput", "ask", "new_thread_id", "pending_approvals", "resume", "stream_ask", "thread_messages"]
+__all__ = ["BadInput", "ask", "continue_thread", "new_thread_id", "pending_approvals", "resume", "stream_ask", "thread_messages"]
 
 MAX_MESSAGE_CHARS = 8000
 
@@ -99,6 +99,16 @@ def resume(graph: CompiledStateGraph, ctx: AgentContext, thread_id: str, decisio
         raise BadInput(f"Thread {thread_id!r} has no pending approval.")
     t0 = time.perf_counter()
     values = graph.invoke(Command(resume=decision), _config(thread_id), context=ctx)
+    return _result(values, thread_id, t0)
+
+
+def continue_thread(graph: CompiledStateGraph, ctx: AgentContext, thread_id: str) -> AskResult | None:
+    """Continue a turn interrupted by a crash from its last checkpoint (None when nothing is pending)."""
+    snap = graph.get_state(_config(thread_id))
+    if not snap.values or not snap.next:
+        return None
+    t0 = time.perf_counter()
+    values = graph.invoke(None, _config(thread_id), context=ctx)
     return _result(values, thread_id, t0)
 
 

@@ -46,6 +46,9 @@ class ModelSpec(BaseModel):
     tokens_per_s: float = Field(50.0, gt=0, description="Decode speed (measured when possible).")
     prompt_tokens_per_s: float = Field(500.0, gt=0, description="Prompt processing speed.")
     link_latency_ms: float = Field(0.0, ge=0, description="Network round trip to reach the model.")
+    power_w: float = Field(0.0, ge=0, description="Power drawn while serving (W), for energy/carbon estimates.")
+    grid_g_per_kwh: float = Field(0.0, ge=0, description="Grid carbon intensity where it runs (gCO2/kWh).")
+    pue: float = Field(1.0, ge=1.0, description="Power usage effectiveness of the site.")
     aliases: tuple[str, ...] = ()
 
 

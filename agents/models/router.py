@@ -5,8 +5,10 @@ filters the registered models by data sensitivity (sovereign data never leaves t
 context window and cloud health, estimates each call's latency from the model's measured speeds
 (prompt and output tokens / tokens per second + link latency), then picks by task class:
 ``large`` tasks (multi-step planning, long free-form reasoning) prefer the most capable model
-within the latency budget, ``small`` tasks (classify, extract, short summaries) the fastest and
-cheapest one. ``degraded`` is true when the preferred model was unavailable and a smaller one
+within the latency budget, ``small`` tasks (classify, extract, short summaries) the nearest,
+cheapest and lowest-carbon one. Latency, energy, carbon and cost of a call come from the
+placement cost model (:func:`tools.placement.llm_cost.estimate_llm_call`) with the model's
+measured speeds. ``degraded`` is true when the preferred model was unavailable and a smaller one
 answers instead.
 """
 
@@ -20,6 +22,7 @@ from pydantic import BaseModel, Field
 from agents.models.base import ModelRegistry, ModelSpec, Tier
 from agents.models.health import CircuitBreaker
 from tools.errors import ConfigError
+from tools.placement.llm_cost import LlmCallEstimate, TierProfile, estimate_llm_call
 
 __all__ = ["RouteDecision", "RouteRequest", "TaskClass", "estimate_latency_ms", "route"]
 
@@ -48,15 +51,27 @@ class RouteDecision(BaseModel):
     degraded: bool = False
     est_latency_ms: float = 0.0
     est_cost: float = 0.0
+    est_energy_wh: float = 0.0
+    est_carbon_g: float = 0.0
+
+
+def estimate_call(spec: ModelSpec, prompt_tokens: int, output_tokens: int) -> LlmCallEstimate:
+    """Latency, energy, carbon and cost of one call on this model (the placement cost model)."""
+    profile = TierProfile(
+        tokens_per_s=spec.tokens_per_s,
+        prompt_tokens_per_s=spec.prompt_tokens_per_s,
+        link_latency_ms=spec.link_latency_ms,
+        power_w=spec.power_w,
+        grid_g_per_kwh=spec.grid_g_per_kwh,
+        pue=spec.pue,
+        cost_per_1k_tokens=spec.cost_per_1k_tokens,
+    )
+    return estimate_llm_call(profile, prompt_tokens, output_tokens)
 
 
 def estimate_latency_ms(spec: ModelSpec, prompt_tokens: int, output_tokens: int) -> float:
     """Expected wall time of one call: link + prompt processing + decoding."""
-    return (
-        spec.link_latency_ms
-        + 1000.0 * prompt_tokens / spec.prompt_tokens_per_s
-        + 1000.0 * output_tokens / spec.tokens_per_s
-    )
+    return estimate_call(spec, prompt_tokens, output_tokens).latency_ms
 
 
 def _cost(spec: ModelSpec, req: RouteRequest) -> float:
@@ -72,13 +87,16 @@ def _fits(spec: ModelSpec, req: RouteRequest) -> bool:
 
 
 def _decision(spec: ModelSpec, req: RouteRequest, reason: str, *, degraded: bool = False) -> RouteDecision:
+    est = estimate_call(spec, req.prompt_tokens, req.output_tokens)
     return RouteDecision(
         model=spec.name,
         tier=spec.tier,
         reason=reason,
         degraded=degraded,
-        est_latency_ms=round(estimate_latency_ms(spec, req.prompt_tokens, req.output_tokens), 3),
-        est_cost=round(_cost(spec, req), 6),
+        est_latency_ms=round(est.latency_ms, 3),
+        est_cost=round(est.cost, 6),
+        est_energy_wh=round(est.energy_wh, 6),
+        est_carbon_g=round(est.carbon_g, 6),
     )
 
 
@@ -91,10 +109,11 @@ def _pick(cands: Iterable[ModelSpec], req: RouteRequest) -> ModelSpec | None:
     if req.task == "large":
         return max(pool2, key=lambda s: (s.params_b, -_cost(s, req)))
     tier_rank = {"device": 0, "edge": 1, "cloud": 2}
-    return min(
-        pool2,
-        key=lambda s: (tier_rank[s.tier], _cost(s, req), estimate_latency_ms(s, req.prompt_tokens, req.output_tokens)),
-    )
+    def small_key(s: ModelSpec) -> tuple[int, float, float, float]:
+        est = estimate_call(s, req.prompt_tokens, req.output_tokens)
+        return (tier_rank[s.tier], est.cost, est.carbon_g, est.latency_ms)
+
+    return min(pool2, key=small_key)
 
 
 def route(req: RouteRequest, registry: ModelRegistry, health: CircuitBreaker | None = None) -> RouteDecision:

@@ -86,7 +86,7 @@ def test_breaker_half_open_probe_and_close() -> None:
 
 
 def test_unknown_model_lists_known() -> None:
-    with pytest.raises(UnknownModelError, match="known models: .*big.*smol"):
+    with pytest.raises(UnknownModelError, match=r"known models: .*big.*smol"):
         route(RouteRequest(requested="gpt-9"), registry(), None)
 
 
