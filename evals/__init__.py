@@ -1,0 +1,1 @@
+"""Evaluation harness: suites of cases as data, deterministic scorers, runner, reports (see docs/evals.md)."""
