@@ -26,6 +26,7 @@ INTENT_MODULES: tuple[str, ...] = (
     "agents.intents.scheduling",
     "agents.intents.optimization",
     "agents.intents.placement",
+    "agents.intents.workorders",
     "agents.intents.kg",
 )
 

@@ -10,14 +10,11 @@ ends ``waiting_approval`` with nothing applied; a person later approves or rejec
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any, TypeAlias, cast
+from typing import Any, TypeAlias
 
-from langchain_core.runnables import RunnableConfig
-
-from agents.runner import _config, _result, ask, pending_approvals, resume
+from agents.runner import ask, continue_thread, pending_approvals, resume
 from agents.state import AskResult
 from server.brain import Brain
 from server.runs.report import write_report
@@ -100,13 +97,10 @@ def execute_run(store: RunStore, run: RunRecord, brain: Brain) -> RunRecord:
 def _continue_thread(brain: Brain, run: RunRecord) -> AskResult:
     """Continue an interrupted turn from its last checkpoint (or start it, if none was written)."""
     ctx = brain.context(requested_model=run.model, actor=_actor(run), approval_policy=run.policy)
-    config = cast("RunnableConfig", _config(run.thread_id))
-    snap = brain.graph.get_state(config)
-    if not snap.values or not snap.next:
+    res = continue_thread(brain.graph, ctx, run.thread_id)
+    if res is None:
         return ask(brain.graph, ctx, run.goal, thread_id=run.thread_id, max_chars=brain.settings.max_message_chars)
-    t0 = time.perf_counter()
-    values = brain.graph.invoke(None, config, context=ctx)  # type: ignore[call-overload]
-    return _result(values, run.thread_id, t0)
+    return res
 
 
 def resume_run(store: RunStore, run_id: str, brain: Brain, *, worker_id: str,
