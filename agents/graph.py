@@ -45,6 +45,16 @@ def _last_human(state: AgentState) -> str:
     return ""
 
 
+def mentions_plant_data(text: str, ctx: AgentContext) -> bool:
+    """Whether a message names plant entities (assets, sensors, lines, failure modes): such data stays on site."""
+    if ctx.kg is None:
+        return False
+    from agents.intents.analysis import analyze
+
+    a = analyze(text, ctx)
+    return bool(a.assets or a.sensors or a.lines or a.failure_modes)
+
+
 def _add_usage(state: AgentState, msg: BaseMessage) -> dict[str, int]:
     u = dict(state.get("turn_usage") or {"prompt_tokens": 0, "completion_tokens": 0})
     p, c = usage_of(msg)
@@ -90,7 +100,8 @@ def general(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]
     text = _last_human(state)
     history = [m for m in state.get("messages", []) if isinstance(m, HumanMessage | AIMessage) and m.content]
     prompt: list[BaseMessage] = [SystemMessage(load_prompt("general")), *history[-HISTORY_MESSAGES:]]
-    decision, msg = call_model(ctx, prompt, task=task_class_of(text, estimate_tokens(prompt)), sensitivity="internal")
+    sensitivity = "sovereign" if mentions_plant_data(text, ctx) else "internal"
+    decision, msg = call_model(ctx, prompt, task=task_class_of(text, estimate_tokens(prompt)), sensitivity=sensitivity)
     answer = str(msg.content).strip() or "I have no answer to that."
     if ctx.planner is not None and ctx.planner.intents and decision.tier != "cloud":
         tips = "; ".join(f"'{s}'" for s in ctx.planner.suggestions(limit=4))

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
+from server.cli_diagnose import command as diagnose_command
 from server.cli_runs import worker_cmd
 from server.clikit import cli_errors, emit_json, err_console, fail
 
@@ -31,7 +32,6 @@ SUBAPPS: tuple[tuple[str, str, str], ...] = (
     ("schedule", "server.cli_schedule", "Job-shop scheduling with CP-SAT."),
     ("place", "server.cli_place", "Compute placement across cloud / edge / device."),
     ("optimize", "server.cli_optimize", "Process setpoint optimization."),
-    ("diagnose", "server.cli_diagnose", "Diagnose an asset: anomalies, failure modes, days to threshold."),
     ("eval", "server.cli_eval", "Run evaluation suites."),
     ("runs", "server.cli_runs", "Scheduled autonomous runs."),
     ("keys", "server.cli_keys", "API keys."),
@@ -115,6 +115,11 @@ def serve(
 
 
 _mount()
+
+# `indagent diagnose ASSET`: a single command (typer sub-apps are always groups)
+app.command("diagnose", help="Diagnose an asset: anomalies, failure modes, days to threshold, remedies.")(
+    diagnose_command
+)
 
 # `indagent worker`: the autonomous-run scheduler in the foreground (alias of `runs worker`)
 app.command("worker", help="Run the autonomous-run scheduler in the foreground.")(worker_cmd)

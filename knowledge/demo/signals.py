@@ -51,7 +51,13 @@ def _round_hour(t: datetime) -> datetime:
 
 
 def plan_faults(assets: list[Asset], start: datetime, end: datetime, n: int, rng: np.random.Generator) -> list[Fault]:
-    """Choose ``n`` faults on distinct assets, one per time slot; every third one is abrupt."""
+    """Choose ``n`` faults on distinct assets, one per time slot; every third one is abrupt.
+
+    The first weeks (35 days, at most a third of the window) stay healthy so that detectors have
+    a fault-free reference period, as a real plant's history would give them.
+    """
+    healthy = min(timedelta(days=35), (end - start) / 3)
+    start = start + healthy
     span = (end - start) / n
     slots = rng.permutation(n)
     remaining = list(assets)
@@ -74,7 +80,7 @@ def plan_faults(assets: list[Asset], start: datetime, end: datetime, n: int, rng
         failure = _round_hour(slot_start + span * float(rng.uniform(0.65, 0.95)))
         if kind == "gradual":
             days = float(rng.uniform(10, 30))
-            onset = max(failure - timedelta(days=days), start + timedelta(days=3))
+            onset = max(failure - timedelta(days=days), start)
         else:
             onset = failure - timedelta(hours=int(rng.integers(2, 9)))
         onset = _round_hour(onset)

@@ -56,7 +56,7 @@ def test_cloud_down_falls_back_to_edge_degraded(llama_server, gguf_path: Path) -
     """The routed cloud model answers; then its server stops and the edge answers, degraded."""
     reg = build_registry(
         EdgeConfig(path=gguf_path, max_tokens=8),
-        CloudConfig(base_url=llama_server.base_url, model="smollm2-server", timeout_s=20, max_retries=0),
+        CloudConfig(base_url=llama_server.base_url, model="smollm2-server", timeout_s=180, max_retries=0),
     )
     ctx = AgentContext(models=reg, tools=ToolRegistry(), breaker=CircuitBreaker(failures=1, reset_s=60),
                        requested_model="cloud")
