@@ -15,6 +15,7 @@ from tools.scheduling import (
     Operation,
     OperationLate,
     RushOrder,
+    best_dispatch,
     find_idle_gap,
     insert_maintenance,
     load_instance,
@@ -22,6 +23,9 @@ from tools.scheduling import (
     solve,
     validate,
 )
+from tools.scheduling.lns import improve
+from tools.scheduling.reschedule import apply_event, fixed_prefix, right_shift
+from tools.scheduling.validate import makespan_of
 
 BENCH = Path(__file__).resolve().parents[2] / "benches" / "instances"
 
@@ -139,3 +143,59 @@ def test_maintenance_without_gap_reports_cost(la01) -> None:
     assert validate(with_window, res.solution) == []
     with pytest.raises(ToolRetry, match="No room"):
         insert_maintenance(inst, sol, 2, 150, deadline=100, time_limit=1)
+
+
+# -- the two-phase repair (right-shift incumbent, LNS, stability phase) --------------------------
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        MachineDown(machine=3, start=120, end=200),
+        OperationLate(job=0, op=0, delay=1),  # replaced below by the op running at `now`
+        None,
+    ],
+    ids=["machine_down", "operation_late", "no_event"],
+)
+def test_repair_keeps_finished_ops_is_valid_and_never_worse_than_right_shift(la01, event) -> None:
+    inst, sol = la01
+    now = 120
+    if isinstance(event, OperationLate):
+        running = next(s for s in sol.operations if s.start < now < s.end)
+        event = OperationLate(job=running.job, op=running.op, delay=40)
+    res = reschedule(inst, sol, event, now=now, time_limit=2, workers=2)
+    assert validate(res.instance, res.solution) == []
+    new = res.solution.by_key()
+    finished = [s for s in sol.operations if s.end <= now]
+    assert finished and all(new[(s.job, s.op)] == s for s in finished)
+    fixed, _ = fixed_prefix(res.instance, sol.operations, now=now)
+    shifted = right_shift(res.instance, sol.operations, fixed=fixed, now=now)
+    assert validate(res.instance, shifted) == []
+    assert res.makespan_after <= makespan_of(shifted)
+    assert res.solution.progress[0].makespan == makespan_of(shifted)  # the search starts from the right shift
+    assert res.solution.lower_bound <= res.makespan_after
+
+
+def test_lns_improves_a_20x15_repair_and_keeps_the_prefix() -> None:
+    inst = load_instance(BENCH / "jsp" / "abz7.txt")
+    plan = best_dispatch(inst)
+    now = makespan_of(plan) // 4
+    event = MachineDown(machine=plan[0].machine, start=now, end=now + 60)
+    after = apply_event(inst, plan, event, now=now)
+    fixed, _ = fixed_prefix(after, plan, now=now)
+    start = right_shift(after, plan, fixed=fixed, now=now)
+    res = improve(after, start, fixed=fixed, not_before=now, time_limit=3, workers=2, focus=now)
+    assert validate(after, res.operations) == []
+    assert res.objective_value == makespan_of(res.operations) < makespan_of(start)  # a dispatch plan is easy to beat
+    assert [p.makespan for p in res.progress] == sorted((p.makespan for p in res.progress), reverse=True)
+    got = {(s.job, s.op): s for s in res.operations}
+    assert all(got[k] == s for k, s in fixed.items())
+    assert all(s.start >= now for k, s in got.items() if k not in fixed)
+
+
+def test_lns_proves_a_small_instance_optimal() -> None:
+    inst = load_instance(BENCH / "jsp" / "ft06.txt")
+    res = improve(inst, best_dispatch(inst), fixed={}, not_before=0, time_limit=20, workers=1)
+    assert res.proven_optimal and res.stopped == "optimal"
+    assert res.objective_value == 55  # ft06's optimum
+    assert validate(inst, res.operations) == []

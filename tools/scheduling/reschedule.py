@@ -2,24 +2,34 @@
 
 At time ``now`` every operation that started before ``now`` is fixed (it ran or is running),
 except those the event invalidates (an operation on a machine that went down while it was, or
-would have been, running restarts after the repair; its job's later operations follow). The
-rest is re-optimised by CP-SAT with the old schedule, right-shifted to feasibility, as the hint,
-and a stability term counting operations that change machine or start (lexicographic by default:
-the objective first, then the fewest moved operations).
+would have been, running restarts after the repair; its job's later operations follow).
+
+The rest is repaired in two phases:
+
+1. *objective*: the old plan, right-shifted past the event (always feasible), is the incumbent;
+   a large-neighbourhood search (:mod:`tools.scheduling.lns`) re-optimises time windows of it with
+   CP-SAT, the first window where the disruption starts;
+2. *stability*: CP-SAT on the full model, hinted with the phase-1 schedule, minimises the number
+   of moved operations (machine or start changed) with the objective bounded by phase 1's
+   (lexicographic), or a weighted sum of objective and moves when ``stability_weight > 1``.
+
+The repair is never worse than the right-shifted old plan.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from typing import Annotated, Literal
 
 from ortools.sat.python import cp_model
 from pydantic import BaseModel, Field
 
-from tools.errors import ToolRetry
+from tools.errors import ToolFailed, ToolRetry
 from tools.scheduling.heuristics import repair
-from tools.scheduling.model import Alternative, Downtime, Instance, Job, Objective, ScheduledOp, Solution
-from tools.scheduling.solver import JobShopModel
+from tools.scheduling.lns import improve
+from tools.scheduling.model import Alternative, Downtime, Instance, Job, Objective, ProgressPoint, ScheduledOp, Solution
+from tools.scheduling.solver import JobShopModel, default_workers
 from tools.scheduling.validate import makespan_of, objective_of, validate, weighted_tardiness_of
 
 __all__ = [
@@ -33,6 +43,7 @@ __all__ = [
     "fixed_prefix",
     "moved_operations",
     "reschedule",
+    "right_shift",
     "stability_terms",
 ]
 
@@ -168,8 +179,7 @@ def fixed_prefix(
     return fixed, restarted
 
 
-def stability_terms(jsm: JobShopModel, old: list[ScheduledOp]) -> list[cp_model.IntVar]:
-    """One Boolean per free operation of the old schedule: true when it moved (machine or start)."""
+def _stability_vars(jsm: JobShopModel, old: list[ScheduledOp]) -> list[tuple[tuple[int, int], cp_model.IntVar]]:
     m = jsm.model
     moved = []
     for s in old:
@@ -185,8 +195,13 @@ def stability_terms(jsm: JobShopModel, old: list[ScheduledOp]) -> list[cp_model.
             m.add(v.start == s.start).only_enforce_if(stay)
             if lit is not True:
                 m.add_implication(stay, lit)
-        moved.append(mv)
+        moved.append(((s.job, s.op), mv))
     return moved
+
+
+def stability_terms(jsm: JobShopModel, old: list[ScheduledOp]) -> list[cp_model.IntVar]:
+    """One Boolean per free operation of the old schedule: true when it moved (machine or start)."""
+    return [mv for _, mv in _stability_vars(jsm, old)]
 
 
 def moved_operations(old: list[ScheduledOp], new: list[ScheduledOp]) -> list[OpMove]:
@@ -209,6 +224,30 @@ def moved_operations(old: list[ScheduledOp], new: list[ScheduledOp]) -> list[OpM
     return out
 
 
+def right_shift(
+    instance: Instance,
+    old: list[ScheduledOp],
+    *,
+    fixed: dict[tuple[int, int], ScheduledOp],
+    now: int,
+    objective: Objective = "makespan",
+) -> list[ScheduledOp]:
+    """The old plan made feasible after an event: the better of two right-shift repairs.
+
+    One keeps every start it can (operations the event does not touch stay in place), the other
+    also pulls work forward; ties go to the one that moves fewer operations.
+
+    Args:
+        instance: The instance after the event.
+        old: The schedule before the event.
+        fixed: Operations that stay where they are.
+        now: No free operation starts before this time.
+        objective: What "better" means.
+    """
+    cands = [repair(instance, old, fixed=fixed, not_before=now, keep_starts=k) for k in (True, False)]
+    return min(cands, key=lambda ops: (objective_of(instance, ops, objective), len(moved_operations(old, ops))))
+
+
 def reschedule(
     instance: Instance,
     current: Solution | list[ScheduledOp],
@@ -220,6 +259,7 @@ def reschedule(
     objective: Objective = "makespan",
     stability_weight: int = 1,
     seed: int = 0,
+    stability_share: float = 0.3,
 ) -> RescheduleResult:
     """Repair ``current`` after ``event`` at time ``now``.
 
@@ -228,38 +268,55 @@ def reschedule(
         current: The running schedule.
         event: What happened (None: just re-optimise the unstarted part).
         now: The current time; operations started before it stay (unless the event hits them).
-        time_limit: Seconds for CP-SAT.
-        workers: Parallel CP-SAT workers (None = CPU count, at most 8).
+        time_limit: Seconds for the whole repair.
+        workers: Parallel CP-SAT workers (None = CPU count, at most 8); the neighbourhood search
+            runs that many sub-solves at once.
         objective: makespan, weighted_tardiness or mix.
         stability_weight: Weight of each moved operation against (n+1) x the objective, n = number
-            of operations that could move: 1 (default) = fewest moves among the best plans;
-            k x (n+1) = a move costs k objective units; 0 = ignore stability.
-        seed: CP-SAT random seed.
+            of operations that could move: 1 (default) = fewest moves among the best plans found;
+            k x (n+1) = a move costs k objective units; 0 = ignore stability (no second phase).
+        seed: Random seed (neighbourhoods and CP-SAT).
+        stability_share: Share of ``time_limit`` kept for the stability phase (when
+            ``stability_weight > 0``); the neighbourhood search stops earlier when it proves its
+            schedule optimal, and the stability phase gets the rest.
     """
+    t0 = time.perf_counter()
     old = current.operations if isinstance(current, Solution) else list(current)
     problems = validate(instance, old)
     if problems:
         raise ToolRetry(f"The current schedule does not fit the instance: {problems[0].message}")
+    if not 0.0 <= stability_share < 1.0:
+        raise ToolRetry(f"stability_share must be in [0, 1), got {stability_share}")
     after = apply_event(instance, old, event, now=now) if event is not None else instance
     fixed, restarted = fixed_prefix(after, old, now=now)
-    # warm start: the old plan repaired two ways (right-shift keeping starts, or also pulling work
-    # forward); the better one for the objective is the hint
-    hints = [repair(after, old, fixed=fixed, not_before=now, keep_starts=k) for k in (True, False)]
-    hint = min(hints, key=lambda ops: (objective_of(after, ops, objective), len(moved_operations(old, ops))))
-    jsm = JobShopModel(after, objective=objective, fixed=fixed, not_before=now, min_horizon=makespan_of(hint))
-    primary_weight, n_moved_vars = 1, 0
-    if stability_weight > 0:
-        moved = stability_terms(jsm, old)
-        # objective = (n+1) * production objective + stability_weight * moved operations: with the
-        # default weight 1 this is lexicographic (objective first, then fewest moves)
-        primary_weight, n_moved_vars = len(moved) + 1, len(moved)
-        for mv in moved:
-            jsm.add_term(stability_weight, mv)
-    sol = jsm.run(time_limit=time_limit, workers=workers, seed=seed, hint=hint, primary_weight=primary_weight)
-    if jsm.solver is not None and sol.operations and math.isfinite(jsm.solver.best_objective_bound):
-        # bound on (n+1) * primary + w * moved, with moved <= n: a bound on the primary objective
-        bound = jsm.solver.best_objective_bound - stability_weight * n_moved_vars
-        sol.lower_bound = max(0, min(sol.objective_value, math.ceil(bound / primary_weight - 1e-9)))
+    workers = workers or default_workers()
+    shifted = right_shift(after, old, fixed=fixed, now=now, objective=objective)
+    # phase 1: the objective, by LNS from the right-shifted plan
+    share = stability_share if stability_weight > 0 else 0.0
+    lns = improve(
+        after,
+        shifted,
+        fixed=fixed,
+        not_before=now,
+        time_limit=max(0.05, time_limit * (1.0 - share) - (time.perf_counter() - t0)),
+        workers=workers,
+        seed=seed,
+        objective=objective,
+        focus=_focus_time(event, now),
+        t0=t0,
+    )
+    best = lns.operations
+    sol = _phase2(after, old, best, shifted, fixed, now, t0, time_limit, workers, objective, stability_weight, seed)
+    if sol is None:  # no stability phase (or it found nothing in time): the LNS schedule
+        sol = _input_solution(after, best, objective, lns.proven_optimal)
+    if lns.proven_optimal:  # the LNS value is the optimum of the objective
+        sol.lower_bound = max(sol.lower_bound, lns.objective_value)
+    sol.progress = list(lns.progress)
+    if sol.objective_value < lns.objective_value:
+        sol.progress.append(
+            ProgressPoint(t=round(time.perf_counter() - t0, 4), objective=sol.objective_value, makespan=sol.makespan)
+        )
+    sol.solve_s = time.perf_counter() - t0
     moves = moved_operations(old, sol.operations)
     return RescheduleResult(
         instance=after,
@@ -275,3 +332,75 @@ def reschedule(
         weighted_tardiness_after=sol.weighted_tardiness,
         repair_s=sol.solve_s,
     )
+
+
+def _focus_time(event: Event | None, now: int) -> int:
+    """Where the disruption starts (the first LNS window starts there)."""
+    return max(now, event.start) if isinstance(event, MachineDown) else now
+
+
+def _input_solution(instance: Instance, ops: list[ScheduledOp], objective: Objective, optimal: bool) -> Solution:
+    problems = validate(instance, ops)
+    if problems:
+        raise ToolFailed(f"internal error: the repaired schedule breaks {len(problems)} rule(s), first: {problems[0].message}")
+    value = objective_of(instance, ops, objective)
+    return Solution(
+        status="OPTIMAL" if optimal else "FEASIBLE",
+        makespan=makespan_of(ops),
+        lower_bound=value if optimal else 0,
+        objective=objective,
+        objective_value=value,
+        weighted_tardiness=weighted_tardiness_of(instance, ops),
+        source="cpsat",
+        operations=sorted(ops, key=lambda s: (s.job, s.op)),
+    )
+
+
+def _phase2(
+    after: Instance,
+    old: list[ScheduledOp],
+    best: list[ScheduledOp],
+    shifted: list[ScheduledOp],
+    fixed: dict[tuple[int, int], ScheduledOp],
+    now: int,
+    t0: float,
+    time_limit: float,
+    workers: int,
+    objective: Objective,
+    stability_weight: int,
+    seed: int,
+) -> Solution | None:
+    """Fewest moved operations: bounded objective (weight 1) or weighted sum (weight > 1)."""
+    left = time_limit - (time.perf_counter() - t0)
+    if stability_weight <= 0 or left < 0.05:
+        return None
+    best_value = objective_of(after, best, objective)
+    hint = best
+    horizon = makespan_of(best)
+    if stability_weight > 1:  # a move may be worth some objective: start from the better trade-off
+        horizon = max(horizon, makespan_of(shifted))
+        n = len(old)
+        hint = min(
+            (best, shifted),
+            key=lambda ops: (n + 1) * objective_of(after, ops, objective) + stability_weight * len(moved_operations(old, ops)),
+        )
+    if objective != "makespan":
+        horizon += sum(op.max_duration for job in after.jobs for op in job.operations)
+    jsm = JobShopModel(after, objective=objective, model="textbook", fixed=fixed, not_before=now, horizon=horizon)
+    moved = _stability_vars(jsm, old)
+    if stability_weight == 1:
+        jsm.model.add(jsm.primary() <= best_value)
+    hint_moves = {(m.job, m.op) for m in moved_operations(old, hint)}
+    for key, mv in moved:
+        jsm.model.add_hint(mv, key in hint_moves)
+        jsm.add_term(stability_weight, mv)
+    jsm.model.add_hint(jsm.makespan, makespan_of(hint))
+    primary_weight = len(moved) + 1
+    sol = jsm.run(time_limit=left, workers=workers, seed=seed, hint=hint, primary_weight=primary_weight)
+    if not sol.operations:
+        return None
+    if jsm.solver is not None and math.isfinite(jsm.solver.best_objective_bound):
+        # bound on (n+1) * primary + w * moved, with moved <= n: a bound on the primary objective
+        bound = jsm.solver.best_objective_bound - stability_weight * len(moved)
+        sol.lower_bound = max(0, min(sol.objective_value, math.ceil(bound / primary_weight - 1e-9)))
+    return sol

@@ -1,0 +1,302 @@
+"""Large-neighbourhood search (LNS) from a feasible schedule: the warm-started half of a repair.
+
+A repair starts from a feasible incumbent (the old plan right-shifted past the event). Each
+iteration relaxes a *time window* of the incumbent (the first one starts where the disruption
+starts, the next ones are random): operations that start inside the window may take any eligible
+machine and position; later operations keep their machine and their order on it (precedence
+between consecutive kept operations) but may shift in time; operations that end before the window
+are frozen. CP-SAT solves that small model for a fraction of a second with the incumbent as a
+complete hint and the incumbent's objective as an upper bound; an equal or better schedule
+becomes the incumbent. The window size adapts: it grows while sub-problems are solved to
+optimality and shrinks when they time out. A window that covers every free operation and is
+solved to optimality proves the incumbent optimal, and the search stops.
+
+``workers`` threads search in parallel on the shared incumbent (CP-SAT releases the GIL while
+it solves).
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ortools.sat.python import cp_model
+
+from tools.scheduling.model import Instance, Objective, ProgressPoint, ScheduledOp
+from tools.scheduling.validate import makespan_of, objective_of
+
+__all__ = ["LnsResult", "improve"]
+
+Key = tuple[int, int]
+#: CP-SAT parameters of a sub-solve: light presolve (sub-models are small and re-built each time)
+SUB_PARAMS: dict[str, int] = {"symmetry_level": 0, "cp_model_probing_level": 0, "max_presolve_iterations": 1}
+
+
+@dataclass
+class LnsResult:
+    """The best schedule found and how the search went."""
+
+    operations: list[ScheduledOp]
+    objective_value: int
+    progress: list[ProgressPoint] = field(default_factory=list)
+    iterations: int = 0
+    improvements: int = 0
+    optimal_subproblems: int = 0
+    proven_optimal: bool = False
+    stopped: Literal["time_limit", "target", "optimal"] = "time_limit"
+
+
+@dataclass
+class _Vars:
+    start: cp_model.IntVar
+    end: cp_model.IntVar
+    presence: dict[int, cp_model.IntVar | bool]
+
+
+class _SubModel:
+    """A small CP-SAT model: relaxed operations free, later ones in their machine order, earlier ones frozen.
+
+    Operations of the incumbent that end before the first relaxed operation starts are frozen
+    (fixed intervals); the other non-relaxed free operations keep their machine and their order
+    on it (precedence between consecutive ones) but may shift in time; relaxed operations may
+    take any eligible machine and any position.
+    """
+
+    def __init__(
+        self,
+        instance: Instance,
+        fixed: Mapping[Key, ScheduledOp],
+        inc: Mapping[Key, ScheduledOp],
+        relaxed: set[Key],
+        *,
+        not_before: int,
+        bound: int,
+        horizon: int,
+        objective: Objective,
+    ) -> None:
+        self.instance = instance
+        self.inc = inc
+        m = self.model = cp_model.CpModel()
+        self.ops: dict[Key, _Vars] = {}
+        freeze_before = min(inc[k].start for k in relaxed)
+        per_machine: list[list[cp_model.IntervalVar]] = [[] for _ in range(instance.n_machines)]
+        for d in instance.downtimes:
+            if d.end > not_before:
+                per_machine[d.machine].append(m.new_fixed_size_interval_var(d.start, d.end - d.start, "down"))
+        seqs: dict[int, list[ScheduledOp]] = {}
+        ends: list[cp_model.LinearExprT] = []
+        tardiness: list[cp_model.LinearExprT] = []
+        for j, job in enumerate(instance.jobs):
+            n = len(job.operations)
+            tail = [0] * (n + 1)
+            for o in range(n - 1, -1, -1):
+                tail[o] = tail[o + 1] + job.operations[o].min_duration
+            ready = max(job.release, not_before)
+            prev: cp_model.LinearExprT = ready
+            for o, op in enumerate(job.operations):
+                key = (j, o)
+                s = inc[key]
+                if key in fixed or (key not in relaxed and s.end <= freeze_before):
+                    if s.end > not_before and s.end > s.start:
+                        per_machine[s.machine].append(m.new_fixed_size_interval_var(s.start, s.end - s.start, "frozen"))
+                    ready = max(ready, s.end)
+                    prev = s.end
+                    continue
+                hi = max(ready + op.min_duration, horizon - tail[o + 1])
+                start = m.new_int_var(ready, max(ready, hi - op.min_duration), f"s{j}_{o}")
+                end = m.new_int_var(ready + op.min_duration, hi, f"e{j}_{o}")
+                pres: dict[int, cp_model.IntVar | bool] = {}
+                alts = op.alternatives if key in relaxed else tuple(a for a in op.alternatives if a.machine == s.machine)
+                if len(alts) == 1:
+                    a = alts[0]
+                    per_machine[a.machine].append(m.new_interval_var(start, a.duration, end, f"i{j}_{o}"))
+                    pres[a.machine] = True
+                else:
+                    lits = []
+                    for a in alts:
+                        lit = m.new_bool_var(f"x{j}_{o}_{a.machine}")
+                        per_machine[a.machine].append(m.new_optional_interval_var(start, a.duration, end, lit, "i"))
+                        pres[a.machine] = lit
+                        lits.append(lit)
+                    m.add_exactly_one(lits)
+                m.add(start >= prev)
+                ready += op.min_duration
+                prev = end
+                self.ops[key] = _Vars(start, end, pres)
+                if key not in relaxed:
+                    seqs.setdefault(s.machine, []).append(s)
+                m.add_hint(start, s.start)
+                m.add_hint(end, s.end)
+                for mach, present in pres.items():
+                    if isinstance(present, cp_model.IntVar):
+                        m.add_hint(present, mach == s.machine)
+            ends.append(prev)
+            if job.due is not None and job.weight > 0:
+                t = m.new_int_var(0, max(0, horizon - job.due), f"t{j}")
+                m.add(t >= prev - job.due)
+                tardiness.append(job.weight * t)
+        for seq in seqs.values():
+            seq.sort(key=lambda s: s.start)
+            for first, then in itertools.pairwise(seq):
+                m.add(self.ops[(then.job, then.op)].start >= self.ops[(first.job, first.op)].end)
+        for ivs in per_machine:
+            if len(ivs) > 1:
+                m.add_no_overlap(ivs)
+        inc_ms = max(s.end for s in inc.values())
+        self.makespan = m.new_int_var(0, max(horizon, inc_ms), "makespan")
+        m.add_max_equality(self.makespan, ends)
+        m.add_hint(self.makespan, inc_ms)
+        terms: list[cp_model.LinearExprT] = [self.makespan] if objective != "weighted_tardiness" else []
+        if objective != "makespan":
+            terms += tardiness
+        expr = cp_model.LinearExpr.sum(terms or [self.makespan * 0])
+        m.add(expr <= bound)
+        m.minimize(expr)
+
+    def extract(self, solver: cp_model.CpSolver) -> dict[Key, ScheduledOp]:
+        out = dict(self.inc)
+        for (j, o), v in self.ops.items():
+            start = solver.value(v.start)
+            mach = next(mm for mm, lit in v.presence.items() if lit is True or solver.boolean_value(lit))
+            dur = self.instance.jobs[j].operations[o].duration_on(mach)
+            assert dur is not None
+            out[(j, o)] = ScheduledOp(job=j, op=o, machine=mach, start=start, end=start + dur)
+        return out
+
+
+def _window(rng: random.Random, inc: Mapping[Key, ScheduledOp], free: list[Key], size: int, at: int | None) -> set[Key]:
+    """``size`` free operations consecutive in start order: from time ``at`` on, or at random."""
+    size = max(1, min(size, len(free)))
+    by_start = sorted(free, key=lambda k: (inc[k].start, k))
+    if at is not None:
+        first = next((i for i, k in enumerate(by_start) if inc[k].start >= at), 0)
+        first = max(0, min(first, len(by_start) - size))
+    else:
+        first = rng.randrange(0, len(by_start) - size + 1)
+    return set(by_start[first : first + size])
+
+
+class _Search:
+    """Shared state of the LNS threads: the incumbent, its value, the window size."""
+
+    def __init__(self, incumbent: list[ScheduledOp], value: int, size: int) -> None:
+        self.lock = threading.Lock()
+        self.inc = {(s.job, s.op): s for s in incumbent}
+        self.best = value
+        self.size = size
+        self.iterations = 0
+        self.improvements = 0
+        self.optimal = 0
+        self.proven = False
+
+
+def improve(
+    instance: Instance,
+    incumbent: list[ScheduledOp],
+    *,
+    fixed: Mapping[Key, ScheduledOp],
+    not_before: int,
+    time_limit: float,
+    workers: int = 1,
+    seed: int = 0,
+    objective: Objective = "makespan",
+    focus: int | None = None,
+    target: int | None = None,
+    sub_time: float = 0.25,
+    t0: float | None = None,
+) -> LnsResult:
+    """Improve a feasible schedule by LNS with CP-SAT sub-solves until ``time_limit``.
+
+    Args:
+        instance: The instance (downtime windows included).
+        incumbent: A feasible schedule of every operation (fixed ones included).
+        fixed: Operations that must not move (a prefix of their job).
+        not_before: No free operation starts before this time.
+        time_limit: Seconds for the whole search.
+        workers: Parallel sub-solves (threads, one CP-SAT worker each).
+        seed: Random seed (window choice and CP-SAT).
+        objective: makespan, weighted_tardiness or mix (makespan + weighted tardiness).
+        focus: Time where the disruption starts: the first window starts there.
+        target: Stop as soon as the objective is <= this.
+        sub_time: Seconds per sub-solve at most.
+        t0: ``time.perf_counter()`` origin of the progress times (default: now).
+    """
+    start_clock = time.perf_counter()
+    t0 = start_clock if t0 is None else t0
+    value0 = objective_of(instance, incumbent, objective)
+    progress = [ProgressPoint(t=round(start_clock - t0, 4), objective=value0, makespan=makespan_of(incumbent))]
+    free = sorted((s.job, s.op) for s in incumbent if (s.job, s.op) not in fixed)
+    if not free:
+        return LnsResult(list(incumbent), value0, progress, proven_optimal=True, stopped="optimal")
+    horizon = makespan_of(incumbent)
+    if objective != "makespan":  # a lower tardiness may need a longer plan
+        horizon += sum(op.max_duration for job in instance.jobs for op in job.operations)
+    min_size = min(len(free), 8)
+    st = _Search(incumbent, value0, min(len(free), max(min_size, len(free) // 2)))
+    deadline = start_clock + time_limit
+
+    def finished() -> bool:
+        return st.proven or (target is not None and st.best <= target) or deadline - time.perf_counter() < 0.05
+
+    def worker(w: int) -> None:
+        rng = random.Random(seed * 1000 + w)
+        it = 0
+        while not finished():
+            with st.lock:
+                inc, best, size = st.inc, st.best, st.size
+            relaxed = _window(rng, inc, free, size, focus if (it == 0 and w == 0) else None)
+            it += 1
+            sub = _SubModel(
+                instance, fixed, inc, relaxed, not_before=not_before, bound=best, horizon=horizon, objective=objective
+            )
+            solver = cp_model.CpSolver()
+            solver.parameters.max_time_in_seconds = max(0.02, min(sub_time, deadline - time.perf_counter()))
+            solver.parameters.num_workers = 1
+            solver.parameters.random_seed = seed + 7919 * w + it
+            for k, v in SUB_PARAMS.items():
+                setattr(solver.parameters, k, v)
+            code = solver.solve(sub.model)
+            cand = sub.extract(solver) if code in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None
+            value = objective_of(instance, list(cand.values()), objective) if cand is not None else None
+            with st.lock:
+                st.iterations += 1
+                if code == cp_model.OPTIMAL:
+                    st.optimal += 1
+                    st.size = min(len(free), int(st.size * 1.15) + 1)
+                    # the whole free part re-optimised from the same bound: nothing better exists
+                    st.proven = st.proven or len(relaxed) == len(free)
+                else:
+                    st.size = max(min_size, int(st.size * 0.85))
+                if cand is None or value is None or value > st.best:
+                    continue
+                if value < st.best:
+                    st.improvements += 1
+                    ops = sorted(cand.values(), key=lambda s: (s.job, s.op))
+                    progress.append(
+                        ProgressPoint(t=round(time.perf_counter() - t0, 4), objective=value, makespan=makespan_of(ops))
+                    )
+                st.best, st.inc = value, cand
+
+    threads = [threading.Thread(target=worker, args=(w,), daemon=True) for w in range(max(1, workers))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    stopped: Literal["time_limit", "target", "optimal"] = (
+        "optimal" if st.proven else "target" if target is not None and st.best <= target else "time_limit"
+    )
+    return LnsResult(
+        operations=sorted(st.inc.values(), key=lambda s: (s.job, s.op)),
+        objective_value=st.best,
+        progress=progress,
+        iterations=st.iterations,
+        improvements=st.improvements,
+        optimal_subproblems=st.optimal,
+        proven_optimal=st.proven,
+        stopped=stopped,
+    )
