@@ -69,6 +69,11 @@ def supervisor(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, A
     ctx = runtime.context
     text = _last_human(state)
     plan = ctx.planner.plan(text, ctx) if ctx.planner is not None else Plan()
+    if plan.agent == "general" and mentions_plant_data(text, ctx):
+        # plant data but no offline intent: a tool-calling model on site may work it out with the
+        # tools; without one, the general node answers honestly instead of guessing
+        plan = Plan(agent="knowledge", note="native") if _native_model_available(ctx) else Plan(
+            agent="general", note="unsupported_plant_question")
     return {
         "agent": plan.agent,
         "plan": plan.model_dump(),
@@ -98,6 +103,9 @@ def general(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]
     """Free chat with the routed model; honest about what the planner can do."""
     ctx = runtime.context
     text = _last_human(state)
+    plan = Plan.model_validate(state.get("plan") or {})
+    if plan.note == "unsupported_plant_question":
+        return _cannot_answer(ctx)
     history = [m for m in state.get("messages", []) if isinstance(m, HumanMessage | AIMessage) and m.content]
     prompt: list[BaseMessage] = [SystemMessage(load_prompt("general")), *history[-HISTORY_MESSAGES:]]
     sensitivity = "sovereign" if mentions_plant_data(text, ctx) else "internal"
@@ -112,6 +120,19 @@ def general(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]
         "route": {"agent": "general", **decision.model_dump(include={"model", "tier", "reason", "degraded"})},
         "result": ResultValue(type="text", value=answer).model_dump(),
         "turn_usage": _add_usage(state, msg),
+    }
+
+
+def _cannot_answer(ctx: AgentContext) -> dict[str, Any]:
+    """The honest answer to a plant question no intent covers (never a made-up number)."""
+    tips = "; ".join(f"'{s}'" for s in (ctx.planner.suggestions(limit=6) if ctx.planner else []))
+    answer = ("I can't answer that yet with the tools I have offline, and I won't guess plant figures. "
+              f"I can answer questions such as {tips}." if tips else "I can't answer that yet.")
+    return {
+        "messages": [AIMessage(content=answer)],
+        "route": {"agent": "general", "model": "planner", "tier": "edge", "reason": "no intent matched; no guessing",
+                  "degraded": False},
+        "result": ResultValue(type="text", value=answer).model_dump(),
     }
 
 

@@ -30,6 +30,11 @@ def _assets(kg: KnowledgeStore) -> list[dict[str, Any]]:
     return rows
 
 
+def _pick(rng: random.Random, seq: list[Any], k: int) -> list[Any]:
+    """Up to ``k`` distinct items (fewer on a small plant)."""
+    return rng.sample(seq, min(k, len(seq)))
+
+
 def _ref(rng: random.Random, a: dict[str, Any]) -> str:
     """Refer to an asset by id, name or alias."""
     options = [a["id"], a["id"], a["name"], *a["aliases"][:1]]
@@ -54,12 +59,13 @@ def _walk(kg: KnowledgeStore, src: str, *, down: bool) -> list[str]:
 def _fm_cases(kg: KnowledgeStore, rng: random.Random, assets: list[dict[str, Any]]) -> Iterator[Case]:
     templates = ["What are the failure modes of {x}?", "List the failure modes of {x}.", "How can {x} fail?",
                  "what failure modes does {x} have", "Which ways can {x} fail?"]
-    for i, a in enumerate(rng.sample(assets, 6)):
+    for i, a in enumerate(_pick(rng, assets, 6)):
         names = [f["name"] for f in _class_fms(kg, a["cls"])]
         yield {"id": f"fm-asset-{i}", "text": rng.choice(templates).format(x=_ref(rng, a)), "expected": names,
                "check": "set_equal", "group": "failure_modes", "expect_tools": ["list_failure_modes"]}
     class_words = {"chiller": "a chiller", "pump": "pumps", "compressor": "air compressors", "robot": "a robot",
                    "conveyor": "conveyors", "press": "hydraulic presses"}
+    class_words = {c: w for c, w in class_words.items() if _class_fms(kg, c)}
     for i, (cls, word) in enumerate(class_words.items()):
         names = [f["name"] for f in _class_fms(kg, cls)]
         yield {"id": f"fm-class-{i}", "text": rng.choice(templates).format(x=word), "expected": names,
@@ -79,7 +85,7 @@ def _fm_cases(kg: KnowledgeStore, rng: random.Random, assets: list[dict[str, Any
 def _sensor_fm_cases(kg: KnowledgeStore, rng: random.Random, assets: list[dict[str, Any]]) -> Iterator[Case]:
     templates = ["Which sensors detect {fm} on {x}?", "what sensors would show {fm} on {x}?",
                  "On {x}, which sensors indicate {fm}?"]
-    for i, a in enumerate(rng.sample(assets, 8)):
+    for i, a in enumerate(_pick(rng, assets, 8)):
         fms = _class_fms(kg, a["cls"])
         fm = rng.choice(fms)
         same = [f for f in fms if f["name"].lower() == fm["name"].lower()]
@@ -99,16 +105,16 @@ def _impact_cases(kg: KnowledgeStore, rng: random.Random, assets: list[dict[str,
     feeders = [a for a in assets if _walk(kg, a["id"], down=True)]
     down_t = ["Which assets are downstream of {x}?", "What is affected if {x} stops?", "what does {x} feed?",
               "list everything downstream of {x}"]
-    for i, a in enumerate(rng.sample(feeders, 6)):
+    for i, a in enumerate(_pick(rng, feeders, 6)):
         yield {"id": f"down-{i}", "text": rng.choice(down_t).format(x=_ref(rng, a)),
                "expected": _walk(kg, a["id"], down=True), "check": "set_equal", "group": "impact",
                "expect_tools": ["downstream_assets"]}
     fed = [a for a in assets if _walk(kg, a["id"], down=False)]
     up_t = ["Which assets are upstream of {x}?", "What feeds {x}?"]
-    for i, a in enumerate(rng.sample(fed, 4)):
+    for i, a in enumerate(_pick(rng, fed, 4)):
         yield {"id": f"up-{i}", "text": rng.choice(up_t).format(x=_ref(rng, a)),
                "expected": _walk(kg, a["id"], down=False), "check": "set_equal", "group": "impact"}
-    for i, a in enumerate(rng.sample(feeders, 4)):
+    for i, a in enumerate(_pick(rng, feeders, 4)):
         down = _walk(kg, a["id"], down=True)
         other = [b["id"] for b in assets if b["id"] not in down and b["id"] != a["id"]]
         probe, truth = (rng.choice(down), True) if i % 2 == 0 else (rng.choice(other), False)
@@ -126,28 +132,27 @@ def _wo_count(kg: KnowledgeStore, asset: str, start: datetime, end: datetime, wt
 
 
 def _wo_cases(kg: KnowledgeStore, rng: random.Random, assets: list[dict[str, Any]]) -> Iterator[Case]:
-    years = [2022, 2023, 2024]
+    years = [int(r["y"]) for r in kg.query("SELECT DISTINCT year(reported_at) AS y FROM work_orders ORDER BY y")]
     count_t = ["How many work orders did {x} have in {y}?", "Number of work orders for {x} in {y}?",
                "how many maintenance work orders were raised on {x} during {y}"]
-    for i, a in enumerate(rng.sample(assets, 8)):
+    for i, a in enumerate(_pick(rng, assets, 8)):
         y = rng.choice(years)
         yield {"id": f"wo-count-{i}", "text": rng.choice(count_t).format(x=_ref(rng, a), y=y),
                "expected": _wo_count(kg, a["id"], datetime(y, 1, 1), datetime(y + 1, 1, 1)), "check": "exact_count",
                "group": "work_orders", "expect_tools": ["count_work_orders_by_type"]}
     type_t = ["How many {t} work orders did {x} have in {p}?", "how many {t} work orders for {x} in {p}"]
-    for i, a in enumerate(rng.sample(assets, 6)):
+    for i, a in enumerate(_pick(rng, assets, 6)):
         wtype = ["corrective", "preventive", "inspection"][i % 3]
         if i % 2:
             y = rng.choice(years)
             label, start, end = str(y), datetime(y, 1, 1), datetime(y + 1, 1, 1)
         else:
-            m = rng.randint(1, 12)
-            start = datetime(2023, m, 1)
-            end = datetime(2023 + (m == 12), m % 12 + 1, 1)
+            start = datetime(rng.choice(years), rng.randint(1, 12), 1)
+            end = _next_month(start)
             label = start.strftime("%B %Y")
         yield {"id": f"wo-type-{i}", "text": rng.choice(type_t).format(t=wtype, x=_ref(rng, a), p=label),
                "expected": _wo_count(kg, a["id"], start, end, wtype), "check": "exact_count", "group": "work_orders"}
-    for i, a in enumerate(rng.sample(assets, 5)):
+    for i, a in enumerate(_pick(rng, assets, 5)):
         row = kg.query("SELECT id FROM work_orders WHERE asset_id = ? AND type = 'corrective' "
                        "ORDER BY reported_at DESC, id DESC LIMIT 1", [a["id"]])
         if not row:
@@ -156,21 +161,20 @@ def _wo_cases(kg: KnowledgeStore, rng: random.Random, assets: list[dict[str, Any
                            "Show the latest corrective work order of {x}."]).format(x=_ref(rng, a))
         yield {"id": f"wo-latest-{i}", "text": text, "expected": row[0]["id"], "check": "exact",
                "group": "work_orders", "expect_tools": ["latest_work_order"]}
-    for i, a in enumerate(rng.sample(assets, 5)):
-        m = rng.randint(1, 12)
-        start = datetime(2024, m, 1)
-        end = datetime(2024 + (m == 12), m % 12 + 1, 1)
+    for i, a in enumerate(_pick(rng, assets, 5)):
+        start = datetime(years[-1], rng.randint(1, 12), 1)
+        end = _next_month(start)
         ids = [r["id"] for r in kg.query("SELECT id FROM work_orders WHERE asset_id = ? AND reported_at >= ? "
                                          "AND reported_at < ? ORDER BY id", [a["id"], start, end])]
         label = rng.choice([start.strftime("%B %Y"), start.strftime("%Y-%m")])
         yield {"id": f"wo-list-{i}", "text": f"List the work orders of {_ref(rng, a)} in {label}.", "expected": ids,
                "check": "set_equal", "group": "work_orders"}
-    for i, a in enumerate(rng.sample(assets, 4)):
+    for i, a in enumerate(_pick(rng, assets, 4)):
         y = rng.choice(years)
         n = _wo_count(kg, a["id"], datetime(y, 1, 1), datetime(y + 1, 1, 1), "corrective")
         yield {"id": f"wo-yn-{i}", "text": f"Did {_ref(rng, a)} have any corrective work orders in {y}?",
                "expected": n > 0, "check": "yes_no", "group": "yes_no"}
-    for i, a in enumerate(rng.sample(assets, 3)):
+    for i, a in enumerate(_pick(rng, assets, 3)):
         y = rng.choice(years)
         rows = kg.query("SELECT type, count(*) AS n FROM work_orders WHERE asset_id = ? AND reported_at >= ? AND "
                         "reported_at < ? GROUP BY type", [a["id"], datetime(y, 1, 1), datetime(y + 1, 1, 1)])
@@ -193,31 +197,44 @@ def _stat(kg: KnowledgeStore, sid: str, start: datetime | None, end: datetime | 
     return None if v is None else round(float(v), 3)
 
 
+def _months(first: datetime, last: datetime) -> list[datetime]:
+    out, m = [], datetime(first.year, first.month, 1)
+    while m <= last:
+        out.append(m)
+        m = datetime(m.year + (m.month == 12), m.month % 12 + 1, 1)
+    return out
+
+
+def _next_month(m: datetime) -> datetime:
+    return datetime(m.year + (m.month == 12), m.month % 12 + 1, 1)
+
+
 def _reading_cases(kg: KnowledgeStore, rng: random.Random, assets: list[dict[str, Any]]) -> Iterator[Case]:
     words = {"avg": ["mean", "average"], "max": ["maximum", "highest", "peak"], "min": ["minimum", "lowest"]}
+    first, last = kg.query("SELECT min(ts) AS a, max(ts) AS b FROM readings")[0].values()
+    if first is None:
+        return
+    months = _months(first, last)
+    days = max((last - first).days - 8, 1)
     for i in range(14):
         s = _sensor(kg, rng)
         agg = ["avg", "max", "min"][i % 3]
         form = i % 4
-        if form == 0:
-            m = rng.randint(1, 12)
-            start = datetime(2024, m, 1)
-            end = datetime(2024 + (m == 12), m % 12 + 1, 1)
-            label = start.strftime("%B %Y")
+        if form in (0, 3):
+            start = rng.choice(months)
+            end = _next_month(start)
+            label = start.strftime("%B %Y") if form == 0 else f"in {start:%Y-%m}"
         elif form == 1:
-            start = datetime(2024, 1, 1) + timedelta(days=rng.randint(0, 360))
+            start = datetime(first.year, first.month, first.day) + timedelta(days=rng.randint(0, days))
             end = start + timedelta(days=1)
             label = f"on {start:%Y-%m-%d}"
-        elif form == 2:
-            start = datetime(2024, 1, 1) + timedelta(days=7 * rng.randint(0, 50))
+        else:
+            start = datetime(first.year, first.month, first.day) + timedelta(days=rng.randint(0, days))
             end = start + timedelta(days=7)
             label = f"during the week of {start:%Y-%m-%d}"
-        else:
-            m = rng.randint(1, 11)
-            start = datetime(2024, m, 1)
-            end = datetime(2024, m + 1, 1)
-            label = f"in {start:%Y-%m}"
         value = _stat(kg, s["id"], start, end, agg)
+        if value is None:
+            continue
         w = rng.choice(words[agg])
         asset = next(a for a in assets if a["id"] == s["asset"])
         text = rng.choice([f"What was the {w} {s['type']} of {_ref(rng, asset)} {label}?",
@@ -233,16 +250,18 @@ def _reading_cases(kg: KnowledgeStore, rng: random.Random, assets: list[dict[str
                "expected": _stat(kg, s["id"], None, None, "latest"), "check": "number_within:0.1%", "group": "readings"}
     for i in range(4):
         s = _sensor(kg, rng)
-        m = rng.randint(1, 12)
-        start, end = datetime(2024, m, 1), datetime(2024 + (m == 12), m % 12 + 1, 1)
-        peak = _stat(kg, s["id"], start, end, "max") or 0.0
+        start = rng.choice(months)
+        end = _next_month(start)
+        peak = _stat(kg, s["id"], start, end, "max")
+        if peak is None:
+            continue
         thr = round(peak * (0.97 if i % 2 == 0 else 1.05), 2)
         yield {"id": f"exceed-{i}", "text": f"Did {s['id']} exceed {thr} in {start:%B %Y}?", "expected": peak > thr,
                "check": "yes_no", "group": "yes_no"}
 
 
 def _structure_cases(kg: KnowledgeStore, rng: random.Random, assets: list[dict[str, Any]]) -> Iterator[Case]:
-    for i, a in enumerate(rng.sample(assets, 4)):
+    for i, a in enumerate(_pick(rng, assets, 4)):
         ids = [r["dst"] for r in kg.query("SELECT dst FROM edges WHERE src = ? AND rel = 'has_sensor'", [a["id"]])]
         if i % 2:
             yield {"id": f"sensors-count-{i}", "text": f"How many sensors does {_ref(rng, a)} have?",
@@ -250,13 +269,14 @@ def _structure_cases(kg: KnowledgeStore, rng: random.Random, assets: list[dict[s
         else:
             yield {"id": f"sensors-list-{i}", "text": f"Which sensors does {_ref(rng, a)} have?", "expected": ids,
                    "check": "set_equal", "group": "sensors"}
-    for i, a in enumerate(rng.sample(assets, 3)):
+    for i, a in enumerate(_pick(rng, assets, 3)):
         types = {r["t"] for r in kg.query("SELECT n.props->>'type' AS t FROM edges e JOIN nodes n ON n.id = e.dst "
                                           "WHERE e.src = ? AND e.rel = 'has_sensor'", [a["id"]])}
         t = rng.choice(["vibration", "pressure", "flow", "speed", "temperature"])
         yield {"id": f"sensors-yn-{i}", "text": f"Does {a['id']} have a {t} sensor?", "expected": t in types,
                "check": "yes_no", "group": "yes_no"}
-    for i, line in enumerate(["L1", "L2", "L3"]):
+    lines = [r["id"] for r in kg.query("SELECT id FROM nodes WHERE kind = 'line' ORDER BY id")][:3]
+    for i, line in enumerate(lines):
         ids = [r["src"] for r in kg.query("SELECT e.src FROM edges e JOIN nodes n ON n.id = e.src WHERE e.dst = ? "
                                           "AND e.rel = 'part_of' AND n.kind = 'asset'", [line])]
         yield {"id": f"line-{i}", "text": f"Which assets are on line {line}?", "expected": ids, "check": "set_equal",
