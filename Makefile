@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench lint install clean
+.PHONY: run test bench lint install clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,9 +21,16 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check agents tools knowledge server evals tests benches
 
-test: $(STAMP) lint
+test: $(STAMP) lint browser
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
 	$(VENV)/bin/indagent eval --suite ci
+
+# Debian's Chromium for the web-page test (best effort: the test skips, saying why, without it).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  { apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium chromium-driver >/dev/null 2>&1; }; }; } || \
+	  echo "note: chromium not installed; the web-page test will be skipped"
 
 bench: $(STAMP)
 	$(PY) benches/run_all.py
