@@ -256,3 +256,84 @@ def test_estimate_llm_call() -> None:
     assert est.cost == pytest.approx(0.005)
     with pytest.raises(ValueError, match="measure"):
         TierProfile(tokens_per_s=0.0, prompt_tokens_per_s=1.0)
+
+
+def _unreduced_optimum(sc: Scenario) -> float:
+    """The full MILP (every option, every capacity row), no fixing and no dominance: the reference."""
+    import numpy as np
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    from tools.placement.costs import build_options, compile_scenario
+    from tools.placement.exact import _model
+
+    cp = compile_scenario(sc)
+    opts = build_options(cp, k=None)
+    mdl = _model(cp, opts)
+    keep = np.r_[np.ones(len(opts.w), dtype=bool), np.isfinite(opts.best)]
+    res = milp(mdl.c[keep], integrality=np.ones(int(keep.sum())), bounds=Bounds(0, 1),
+               constraints=[LinearConstraint(mdl.a_eq[:, keep], mdl.b_eq, mdl.b_eq),
+                            LinearConstraint(1000.0 * mdl.a_ub[:, keep], -np.inf, 1000.0)],
+               options={"mip_rel_gap": 0.0, "time_limit": 30.0})
+    assert res.status == 0
+    return float(res.fun)
+
+
+@pytest.mark.parametrize(("nodes", "wls", "seed", "profile"), [(10, 40, 2, "factory"), (12, 60, 5, "campus")])
+def test_fixing_and_dominance_keep_the_optimum(nodes: int, wls: int, seed: int, profile: str) -> None:
+    """Reduced-cost fixing + dominated-option removal give the same optimum as the unreduced MILP."""
+    sc = generate_scenario(nodes, wls, seed=seed, profile=profile)  # type: ignore[arg-type]
+    ex = solve_exact(sc, time_limit_s=20)
+    assert ex.status == "optimal" and ex.violations == []
+    ref = _unreduced_optimum(sc)
+    assert ex.objective == pytest.approx(ref, rel=1e-5, abs=1e-6)
+    assert ex.lower_bound <= ex.objective + 1e-9
+
+
+def test_reduction_keeps_a_choice_for_every_workload() -> None:
+    import numpy as np
+
+    from tools.placement.costs import build_options, compile_scenario
+    from tools.placement.evaluate import objective_of
+    from tools.placement.exact import _model, drop_dominated, reduce_options
+    from tools.placement.heuristic import heuristic_raw
+
+    cp = compile_scenario(generate_scenario(20, 100, seed=1, profile="factory"))
+    opts = build_options(cp, k=None)
+    n, s = heuristic_raw(cp, opts, deadline=0.0)
+    upper = objective_of(cp, opts.best, n, s)
+    red = reduce_options(cp, opts, upper)
+    assert red.bound <= upper + 1e-9
+    before = int(red.keep_x.sum())
+    drop_dominated(cp, opts, _model(cp, opts).a_ub, red.keep_x, red.keep_u)
+    assert int(red.keep_x.sum()) < before < len(opts.w)
+    choices = np.bincount(opts.w[red.keep_x], minlength=cp.W) + red.keep_u
+    assert (choices[np.isfinite(opts.best)] >= 1).all()
+    # the heuristic plan's options survive fixing (each costs <= UB by the Lagrangian argument)
+    fixed = reduce_options(cp, opts, upper, prices=(red.lam_c, red.lam_m))
+    placed = np.nonzero(n >= 0)[0]
+    idx = {(int(w), int(nn), int(ss)): o for o, (w, nn, ss) in enumerate(zip(opts.w, opts.n, opts.s, strict=True))}
+    assert all(fixed.keep_x[idx[(int(j), int(n[j]), int(s[j]))]] for j in placed)
+
+
+def test_node_classes_and_class_bound_are_valid() -> None:
+    """Class-tied multipliers: identical nodes share a class; the bound never exceeds a feasible plan."""
+    import numpy as np
+
+    from tools.placement.bound import capacity_free_bound, class_bound, node_classes
+    from tools.placement.costs import build_options, compile_scenario
+
+    sc = generate_scenario(20, 100, seed=1, profile="factory")
+    cp = compile_scenario(sc)
+    cls = node_classes(cp)
+    jetsons = [i for i, n in enumerate(sc.nodes) if "JETSON" in n.id]
+    assert len(jetsons) >= 2 and len({int(cls[i]) for i in jetsons}) == 1
+    assert len(set(node_classes(cp, fine=True).tolist())) >= len(set(cls.tolist()))
+    ex = solve_exact(sc, time_limit_s=20)
+    he = solve_heuristic(sc, time_limit_s=2)
+    ff = first_fit(sc)
+    b = class_bound(cp, he.objective, time_limit_s=1.0)
+    assert capacity_free_bound(cp, build_options(cp, k=None)) <= b.value + 1e-9
+    for plan in (ex, he, ff):
+        assert b.value <= plan.objective + 1e-9
+    assert (b.lam_c >= 0).all() and (b.lam_m >= 0).all() and np.isfinite(b.value)
+    assert ex.status == "optimal" and ex.gap <= 1e-6

@@ -1,6 +1,6 @@
 """Placement entry points and the read-only tools the agents call.
 
-- :func:`solve` picks the solver (``auto``: CP-SAT up to ``EXACT_MAX_OPTIONS`` workload x node
+- :func:`solve` picks the solver (``auto``: MILP (HiGHS) with a proven bound up to ``EXACT_MAX_OPTIONS`` workload x node
   pairs, the heuristic above) and always returns a validated :class:`PlacementResult`.
 - ``solve_placement`` / ``where_to_run`` / ``carbon_shift`` are the ``@tool`` wrappers.
 """
@@ -34,7 +34,7 @@ __all__ = [
 
 Method = Literal["exact", "heuristic", "auto"]
 METHODS: tuple[str, ...] = ("exact", "heuristic", "auto")
-#: ``auto`` uses CP-SAT when workloads x nodes is at most this.
+#: ``auto`` uses MILP (HiGHS) with a proven bound when workloads x nodes is at most this.
 EXACT_MAX_OPTIONS = 4000
 
 
@@ -45,7 +45,7 @@ def solve(
 
     Args:
         sc: The scenario.
-        method: exact (CP-SAT, proven bound), heuristic (any size) or auto (by size).
+        method: exact (MILP (HiGHS) with a proven bound, proven bound), heuristic (any size) or auto (by size).
         time_limit_s: Wall-clock budget.
         carbon_aware: Let deferrable jobs start at any hour of their window.
     """
@@ -69,7 +69,7 @@ def solve_placement(
     Args:
         ctx: Tool dependencies (unused: the scenario carries all data).
         scenario: Nodes, links and workloads (see docs/placement.md for the fields).
-        method: "exact" (CP-SAT with proven bound, small instances), "heuristic" (large) or "auto".
+        method: "exact" (MILP (HiGHS) with a proven bound with proven bound, small instances), "heuristic" (large) or "auto".
         time_limit_s: Solver wall-clock budget in seconds.
     """
     return solve(scenario, method=method, time_limit_s=time_limit_s)

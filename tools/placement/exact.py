@@ -1,31 +1,162 @@
-"""Exact placement with CP-SAT: one Boolean per (workload, node, start) option, proven bound.
+"""Exact placement: LP bound, Lagrangian reduced-cost fixing, then branch-and-cut (HiGHS MILP).
 
-Scaling to integers is done so that the reported bound stays valid for the float problem:
-option costs are rounded DOWN (``floor(cost * scale)``), so CP-SAT's best bound on the integer
-objective, divided by ``scale``, never exceeds the true float optimum. Demands are expressed in
-1e-9 of each node's capacity and rounded to the nearest unit, so a plan may overshoot a capacity
-by at most (options on the node) x 0.5e-9 relative: well inside the validator's 1e-6 relative
-tolerance, which re-checks every plan. The objective of the returned plan is recomputed in floats.
+The model has one binary per (workload, node, start) option plus an "unplaced" binary per
+workload; capacity rows are per node, hour and resource, normalised by the node's capacity.
+
+1. A heuristic plan gives an upper bound ``UB`` (and the plan returned if nothing beats it).
+2. The LP relaxation (HiGHS) gives capacity prices ``lam >= 0``. The Lagrangian bound ``L(lam)``
+   is then evaluated over every option (:func:`tools.placement.bound.lagrangian_bound`), so the
+   reported bound never relies on LP tolerances.
+3. Reduced-cost fixing: with ``red_o`` the option's cost plus the price of the capacity it uses
+   and ``m_j`` the cheapest reduced cost of its workload, any plan that uses option ``o`` costs at
+   least ``L - m_j + red_o`` (the Lagrangian relaxation with that option forced). Options and
+   "unplaced" choices above ``UB`` cannot be in a plan better than the heuristic's, so they are
+   dropped: the reduced model keeps every plan of cost <= UB, hence the optimum.
+4. HiGHS branch-and-cut (``scipy.optimize.milp``, relative gap 0, symmetry detection) solves
+   the reduced model. Its plan goes through the validator, and its objective is recomputed in
+   floats. HiGHS stops at its absolute gap tolerance of 1e-6; the reported ``gap`` is what was proved.
+
+Identical devices (same hardware, same costs) make the model symmetric; HiGHS detects the
+orbitopes on the reduced model (CP-SAT could not prove the 20 x 100 optimum in 10 s, see
+docs/placement.md).
 """
 
 from __future__ import annotations
 
-import math
 import time
+from dataclasses import dataclass
 
 import numpy as np
-from ortools.sat.python import cp_model
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from scipy.sparse import coo_matrix, csr_matrix
 
-from tools.placement.bound import capacity_free_bound
-from tools.placement.costs import Compiled, build_options, compile_scenario
-from tools.placement.evaluate import summarize
-from tools.placement.heuristic import heuristic_raw
+from tools.placement.bound import capacity_free_bound, lagrangian_bound
+from tools.placement.costs import Compiled, Options, build_options, compile_scenario
+from tools.placement.evaluate import objective_of, summarize
+from tools.placement.heuristic import construct, heuristic_raw
 from tools.placement.model import PlacementResult, Scenario
 
-__all__ = ["solve_exact"]
+__all__ = ["Reduction", "drop_dominated", "reduce_options", "solve_exact"]
 
-_COST_SCALE_MAX = 1e8  # the largest objective coefficient after scaling
-_CAP_UNITS = 1_000_000_000  # capacity resolution per node and resource (1e-9)
+_REL_TOL = 1e-9  # fixing keeps options within UB + this x max(1, |UB|)
+#: capacity rows are scaled up so that HiGHS's absolute feasibility tolerance (1e-6) is 1e-9 of
+#: a node's capacity, well inside the validator's 1e-6 relative tolerance
+_ROW_SCALE = 1000.0
+
+
+@dataclass
+class _Model:
+    """Sparse MILP over the options ``x`` (len O) followed by the unplaced binaries ``u`` (len W)."""
+
+    c: np.ndarray
+    a_eq: csr_matrix
+    b_eq: np.ndarray
+    a_ub: csr_matrix  # rows: resource x node x hour, coefficients demand / capacity, rhs 1
+
+
+def _model(cp: Compiled, opts: Options) -> _Model:
+    n_opt, W, N, H = len(opts.w), cp.W, cp.N, cp.H
+    placeable = np.isfinite(opts.best)
+    c = np.r_[opts.cost, np.where(placeable, cp.unplaced, 0.0)]
+    rows = np.r_[opts.w, np.arange(W)]
+    a_eq = coo_matrix((np.ones(n_opt + W), (rows, np.arange(n_opt + W))), shape=(W, n_opt + W)).tocsr()
+    end = opts.s + cp.dur[opts.w]
+    hours = np.arange(H)
+    o_idx, h_idx = np.nonzero((opts.s[:, None] <= hours[None, :]) & (end[:, None] > hours[None, :]))
+    node = opts.n[o_idx]
+    r = np.r_[node * H + h_idx, N * H + node * H + h_idx]
+    v = np.r_[cp.d[opts.w[o_idx]] / cp.cap_c[node], cp.m[opts.w[o_idx]] / cp.cap_m[node]]
+    a_ub = coo_matrix((v, (r, np.r_[o_idx, o_idx])), shape=(2 * N * H, n_opt + W)).tocsr()
+    return _Model(c, a_eq, placeable.astype(float), a_ub)
+
+
+@dataclass
+class Reduction:
+    """Outcome of LP pricing and reduced-cost fixing."""
+
+    bound: float  # Lagrangian bound at the LP prices (valid whatever the LP's accuracy)
+    keep_x: np.ndarray  # bool per option
+    keep_u: np.ndarray  # bool per workload: may stay unplaced
+    lam_c: np.ndarray
+    lam_m: np.ndarray
+
+
+def _lp_prices(cp: Compiled, mdl: _Model) -> tuple[np.ndarray, np.ndarray]:
+    """Capacity prices (per unit of capacity) from the LP relaxation's duals; zero when it fails."""
+    N, H = cp.N, cp.H
+    lp = linprog(mdl.c, A_ub=mdl.a_ub, b_ub=np.ones(mdl.a_ub.shape[0]), A_eq=mdl.a_eq, b_eq=mdl.b_eq,
+                 bounds=(0.0, 1.0), method="highs")
+    if lp.status == 0 and lp.ineqlin is not None:
+        pi = np.maximum(-np.asarray(lp.ineqlin.marginals), 0.0)
+        lam_c = pi[: N * H].reshape(N, H) / cp.cap_c[:, None]
+        lam_m = pi[N * H :].reshape(N, H) / cp.cap_m[:, None]
+    else:  # no LP answer: price nothing (the capacity-free bound)
+        lam_c, lam_m = np.zeros((N, H)), np.zeros((N, H))
+    return lam_c, lam_m
+
+
+def reduce_options(
+    cp: Compiled,
+    opts: Options,
+    upper: float,
+    *,
+    carbon_aware: bool = True,
+    prices: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Reduction:
+    """LP prices, the Lagrangian bound they give, and the options that can be in a plan <= ``upper``.
+
+    Args:
+        cp: The compiled scenario.
+        opts: Every option (``build_options(cp, k=None)``).
+        upper: Objective of a feasible plan.
+        carbon_aware: Whether jobs may start at any hour of their window.
+        prices: Capacity multipliers (N, H) for compute and memory; None: from the LP relaxation.
+    """
+    N = cp.N
+    lam_c, lam_m = prices if prices is not None else _lp_prices(cp, _model(cp, opts))
+    bound, _, _ = lagrangian_bound(cp, lam_c, lam_m, carbon_aware=carbon_aware)
+    cum_c = np.concatenate([np.zeros((N, 1)), np.cumsum(lam_c, axis=1)], axis=1)
+    cum_m = np.concatenate([np.zeros((N, 1)), np.cumsum(lam_m, axis=1)], axis=1)
+    end = opts.s + cp.dur[opts.w]
+    red = opts.cost + cp.d[opts.w] * (cum_c[opts.n, end] - cum_c[opts.n, opts.s]) + cp.m[opts.w] * (
+        cum_m[opts.n, end] - cum_m[opts.n, opts.s])
+    low = cp.unplaced.copy()
+    np.minimum.at(low, opts.w, red)
+    limit = upper + _REL_TOL * max(1.0, abs(upper))
+    keep_x = bound - low[opts.w] + red <= limit
+    keep_u = np.isfinite(opts.best) & (bound - low + cp.unplaced <= limit)
+    return Reduction(bound, keep_x, keep_u, lam_c, lam_m)
+
+
+def drop_dominated(cp: Compiled, opts: Options, a_ub: csr_matrix, keep_x: np.ndarray, keep_u: np.ndarray) -> None:
+    """Exact presolve, in place: keep one cheapest "free" choice per workload, drop costlier ones.
+
+    A capacity row can bind only if the kept options on it could together exceed it. An option
+    that touches no such row is *free*: any plan can switch a workload to it without breaking
+    a constraint. So every option (or the unplaced choice) of a workload costing at least its
+    cheapest free option is dominated and dropped; dropping shrinks row sums, which can free more
+    rows, so this repeats to a fixed point. Tiny control loops and anomaly models, which fit
+    anywhere at almost no cost, fall out of the model this way.
+    """
+    n_opt = len(opts.w)
+    touch = a_ub[:, :n_opt].tocsc()
+    while True:
+        cols = np.r_[np.nonzero(keep_x)[0], n_opt + np.nonzero(keep_u)[0]]
+        binding = np.asarray(a_ub[:, cols].sum(axis=1)).ravel() > 1.0 + 1e-12
+        hits = np.asarray(touch[binding].getnnz(axis=0)).ravel() > 0 if binding.any() else np.zeros(n_opt, bool)
+        free = keep_x & ~hits
+        cheapest = np.full(cp.W, np.inf)
+        np.minimum.at(cheapest, opts.w[free], opts.cost[free])
+        # the first free option at the cheapest cost stays, every choice at >= that cost goes
+        first = np.full(cp.W, n_opt)
+        at_min = np.nonzero(free & (opts.cost <= cheapest[opts.w]))[0]
+        np.minimum.at(first, opts.w[at_min], at_min)
+        drop = keep_x & (opts.cost >= cheapest[opts.w]) & (np.arange(n_opt) != first[opts.w])
+        drop_u = keep_u & (cp.unplaced >= cheapest)
+        if not drop.any() and not drop_u.any():
+            return
+        keep_x &= ~drop
+        keep_u &= ~drop_u
 
 
 def solve_exact(
@@ -33,83 +164,64 @@ def solve_exact(
     *,
     time_limit_s: float = 10.0,
     carbon_aware: bool = True,
-    workers: int = 2,
+    workers: int = 1,
     cp: Compiled | None = None,
 ) -> PlacementResult:
-    """Solve with CP-SAT (warm-started by the heuristic); returns the plan and a proven bound.
+    """Solve to proven optimality (HiGHS branch-and-cut after reduced-cost fixing).
 
     Args:
         sc: The scenario (small/medium: up to a few thousand workload x node options).
-        time_limit_s: CP-SAT wall-clock limit; the status is "feasible" when it runs out.
+        time_limit_s: Wall-clock limit; the status is "feasible" (with the proven gap) when it runs out.
         carbon_aware: Let deferrable jobs start at any hour of their window.
-        workers: CP-SAT search workers.
+        workers: Kept for callers of the former CP-SAT solver; HiGHS runs single-threaded here.
         cp: An already compiled scenario.
     """
+    del workers
     t0 = time.perf_counter()
+    deadline = t0 + time_limit_s
     cp = cp or compile_scenario(sc)
     opts = build_options(cp, k=None, carbon_aware=carbon_aware)
-    placeable = np.nonzero(np.isfinite(opts.best))[0]
-    top = max(float(opts.cost.max(initial=0.0)), float(cp.unplaced[placeable].max(initial=0.0)), 1e-9)
-    scale = _COST_SCALE_MAX / top
-    model = cp_model.CpModel()
-    xs = [model.new_bool_var(f"x{o}") for o in range(len(opts.w))]
-    us: dict[int, cp_model.IntVar] = {}
-    for j in placeable.tolist():
-        a, c = int(opts.starts[j]), int(opts.counts[j])
-        us[j] = model.new_bool_var(f"u{j}")
-        model.add_exactly_one([*xs[a : a + c], us[j]])
-    dur = cp.dur[opts.w]
-    span = np.arange(cp.H)
-    for node in range(cp.N):
-        on_n = np.nonzero(opts.n == node)[0]
-        if len(on_n) == 0:
-            continue
-        cover = (span[None, :] >= opts.s[on_n, None]) & (span[None, :] < (opts.s[on_n] + dur[on_n])[:, None])
-        patterns = np.unique(cover, axis=1)  # identical hours give identical rows
-        for dem, cap in ((cp.d, cp.cap_c[node]), (cp.m, cp.cap_m[node])):
-            vals = dem[opts.w[on_n]]
-            if cover.any() and (vals[:, None] * cover).sum(axis=0).max() <= cap * (1 - 1e-9):
-                continue  # this resource can never bind on this node
-            unit = cap / _CAP_UNITS
-            ints = [round(v / unit) for v in vals.tolist()]
-            for col in patterns.T:
-                idx = np.nonzero(col)[0].tolist()
-                if idx:
-                    model.add(sum(ints[i] * xs[on_n[i]] for i in idx) <= _CAP_UNITS)
-    cost_int = np.floor(opts.cost * scale).astype(np.int64).tolist()
-    unplaced_int = {j: math.floor(float(cp.unplaced[j]) * scale) for j in us}
-    model.minimize(sum(c * x for c, x in zip(cost_int, xs, strict=True)) + sum(unplaced_int[j] * u for j, u in us.items()))
-    # warm start from the heuristic (no LP: it is small)
-    hn, hs = heuristic_raw(cp, opts, carbon_aware=carbon_aware, deadline=time.perf_counter() + min(1.0, time_limit_s / 4))
-    hint_opt = {}
-    for j in placeable.tolist():
-        if hn[j] >= 0:
-            a, c = int(opts.starts[j]), int(opts.counts[j])
-            for o in range(a, a + c):
-                if opts.n[o] == hn[j] and opts.s[o] == hs[j]:
-                    hint_opt[j] = o
-                    break
-    for j, u in us.items():
-        model.add_hint(u, j not in hint_opt)
-    chosen_hint = set(hint_opt.values())
-    for o, x in enumerate(xs):
-        model.add_hint(x, o in chosen_hint)
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.1, time_limit_s - (time.perf_counter() - t0))
-    solver.parameters.num_search_workers = max(1, workers)
-    solver.parameters.random_seed = 0
-    status = solver.solve(model)
-    n = np.full(cp.W, -1, dtype=np.int64)
-    s = np.zeros(cp.W, dtype=np.int64)
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        for o, x in enumerate(xs):
-            if solver.boolean_value(x):
-                n[opts.w[o]], s[opts.w[o]] = opts.n[o], opts.s[o]
-        lb = max(solver.best_objective_bound / scale, 0.0)
-        state = "optimal" if status == cp_model.OPTIMAL else "feasible"
-    else:  # no CP-SAT answer in time: keep the heuristic plan, bound without capacity
-        n, s = hn, hs
-        lb, state = 0.0, "feasible"
-    lb = max(lb, capacity_free_bound(cp, opts))
-    return summarize(cp, opts.best, n, s, method="exact", status=state, lower_bound=lb,
-                     solve_s=time.perf_counter() - t0)
+    hn, hs = heuristic_raw(cp, opts, carbon_aware=carbon_aware, deadline=t0 + min(0.05, time_limit_s / 10))
+    upper = objective_of(cp, opts.best, hn, hs)
+    if not np.isfinite(opts.best).any():
+        return summarize(cp, opts.best, hn, hs, method="exact", status="optimal", lower_bound=0.0,
+                         solve_s=time.perf_counter() - t0)
+    red = reduce_options(cp, opts, upper, carbon_aware=carbon_aware)
+    priced = construct(cp, opts, carbon_aware=carbon_aware, prices=(red.lam_c, red.lam_m))
+    pn, ps = priced.raw()
+    if objective_of(cp, opts.best, pn, ps) < upper - _REL_TOL * max(1.0, abs(upper)):
+        hn, hs, upper = pn, ps, objective_of(cp, opts.best, pn, ps)
+        red = reduce_options(cp, opts, upper, carbon_aware=carbon_aware, prices=(red.lam_c, red.lam_m))
+    lb = max(red.bound, capacity_free_bound(cp, opts))
+    state, n, s = "feasible", hn, hs
+    if upper - lb <= 1e-9 * max(1.0, abs(upper)):
+        state = "optimal"
+    else:
+        mdl = _model(cp, opts)
+        drop_dominated(cp, opts, mdl.a_ub, red.keep_x, red.keep_u)
+        cols = np.r_[np.nonzero(red.keep_x)[0], len(opts.w) + np.nonzero(red.keep_u)[0]]
+        a_ub = mdl.a_ub[:, cols]
+        binding = np.asarray(a_ub.sum(axis=1)).ravel() > 1.0 + 1e-12  # rows that can never bind are left out
+        res = milp(mdl.c[cols], integrality=np.ones(len(cols)), bounds=Bounds(0, 1),
+                   constraints=[LinearConstraint(mdl.a_eq[:, cols], mdl.b_eq, mdl.b_eq),
+                                LinearConstraint(_ROW_SCALE * a_ub[binding], -np.inf, _ROW_SCALE)],
+                   options={"time_limit": max(0.05, deadline - time.perf_counter()), "mip_rel_gap": 0.0})
+        dual = getattr(res, "mip_dual_bound", None)
+        if dual is not None and np.isfinite(dual):
+            lb = max(lb, min(float(dual), upper))  # the reduced model holds every plan <= UB
+        if res.x is not None:
+            chosen = cols[(res.x > 0.5) & (cols < len(opts.w))]
+            mn = np.full(cp.W, -1, dtype=np.int64)
+            ms = np.zeros(cp.W, dtype=np.int64)
+            mn[opts.w[chosen]], ms[opts.w[chosen]] = opts.n[chosen], opts.s[chosen]
+            value = objective_of(cp, opts.best, mn, ms)
+            if value <= upper:
+                n, s, upper = mn, ms, value
+            if res.status == 0:
+                state = "optimal"
+    out = summarize(cp, opts.best, n, s, method="exact", status=state, lower_bound=lb,
+                    solve_s=time.perf_counter() - t0)
+    if out.violations and (n is not hn):  # a tolerance slip of the MILP: return the heuristic plan
+        out = summarize(cp, opts.best, hn, hs, method="exact", status="feasible", lower_bound=lb,
+                        solve_s=time.perf_counter() - t0)
+    return out

@@ -1,11 +1,11 @@
-"""Large-scale placement: LP-guided regret greedy + local search, with a proven lower bound.
+"""Large-scale placement: Lagrangian-priced regret greedy + local search, with a proven lower bound.
 
 1. Candidates: the ``k`` cheapest eligible (node, start) options per workload (vectorised).
-2. Bound: LP relaxation on the candidates (HiGHS), its capacity duals give the Lagrangian bound
-   of the full problem (:mod:`tools.placement.bound`).
-3. Construction: workloads whose LP value is integral-ish (>= 0.5 on one option) are placed there
-   first; then the rest by decreasing regret (second-best minus best cost, the classic GAP rule),
-   each on its cheapest option that fits in every hour it runs.
+2. Construction: regret greedy (second-best minus best cost, the classic GAP rule): workloads by
+   decreasing regret, each on its cheapest option that fits in every hour it runs.
+3. Bound: the class-tied Lagrangian (:func:`tools.placement.bound.class_bound`), valid over the
+   full problem; its capacity prices re-rank the options by reduced cost for a second greedy
+   plan, so that scarce capacity goes to the workloads that lose most without it.
 4. Improvement until the time limit: move a workload to a cheaper option that fits; ejection:
    an unplaced or expensive workload evicts occupants of its preferred node when moving them
    elsewhere costs less than it gains (a depth-1 ejection chain, i.e. a small LNS step).
@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from tools.placement.bound import capacity_free_bound, subgradient_bound
+from tools.placement.bound import capacity_free_bound, class_bound
 from tools.placement.costs import Compiled, Options, build_options, compile_scenario
 from tools.placement.evaluate import objective_of, summarize
 from tools.placement.model import PlacementResult, Scenario
@@ -200,9 +200,11 @@ def construct(
     if prices is None:
         return st
     true = _State(cp, opts, carbon_aware=carbon_aware)
-    for j in np.nonzero(np.array(st.cur_n) >= 0)[0].tolist():
-        n, s_ = st.cur_n[j], st.cur_s[j]
-        true.put(j, n, s_, float(cp.terms(np.array([j]), np.array([n]), np.array([s_])).objective[0]))
+    n, s_ = st.raw()
+    placed = np.nonzero(n >= 0)[0]
+    costs = cp.terms(placed, n[placed], s_[placed]).objective  # true costs, in one vectorised call
+    for j, c in zip(placed.tolist(), costs.tolist(), strict=True):
+        true.put(j, st.cur_n[j], st.cur_s[j], c)
     return true
 
 
@@ -255,7 +257,8 @@ def solve_heuristic(
         time_limit_s: Wall-clock budget for the whole solve (bound included).
         k: Candidate options kept per workload.
         carbon_aware: Let deferrable jobs start at any hour of their window.
-        with_bound: Run the Lagrangian subgradient for the bound (else the capacity-free bound).
+        with_bound: Compute the class-tied Lagrangian bound and price a second plan with it (else
+            the capacity-free bound and the plain greedy plan).
         cp: An already compiled scenario (reused by callers that solve twice).
     """
     t0 = time.perf_counter()
@@ -267,13 +270,20 @@ def solve_heuristic(
     upper = objective_of(cp, opts.best, n, s)
     lb = capacity_free_bound(cp, opts)
     if with_bound:
-        budget = 0.5 * (deadline - time.perf_counter())
-        bound = subgradient_bound(cp, opts, upper, carbon_aware=carbon_aware, time_limit_s=max(0.2, budget))
+        bound = class_bound(cp, upper, carbon_aware=carbon_aware,
+                            time_limit_s=max(0.2, 0.4 * (deadline - time.perf_counter())))
         lb = bound.value
-        priced = construct(cp, opts, carbon_aware=carbon_aware, prices=(bound.lam_c, bound.lam_m))
-        pn, ps = priced.raw()
-        if objective_of(cp, opts.best, pn, ps) < upper:
-            st, upper = priced, objective_of(cp, opts.best, pn, ps)
+        pricings = [bound.prices] if bound.prices is not None else []
+        if bound.prices is None or bound.prices[0] is not bound.lam_c:
+            pricings.append((bound.lam_c, bound.lam_m))
+        for i, prices in enumerate(pricings):
+            if i and time.perf_counter() - t0 > 0.6 * time_limit_s:
+                break  # a second pricing only while most of the budget is left for local search
+            priced = construct(cp, opts, carbon_aware=carbon_aware, prices=prices)
+            pn, ps = priced.raw()
+            value = objective_of(cp, opts.best, pn, ps)
+            if value < upper:
+                st, upper = priced, value
     improve(st, deadline=deadline)
     n, s = st.raw()
     return summarize(cp, opts.best, n, s, method="heuristic", status="feasible", lower_bound=lb,
