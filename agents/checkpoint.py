@@ -1,4 +1,10 @@
-"""Checkpointers behind ``BaseCheckpointSaver``: SQLite file by default, Postgres by URL."""
+"""Checkpointers behind ``BaseCheckpointSaver``: SQLite file by default, Postgres by URL.
+
+Postgres (``INDAGENT_CHECKPOINT_URL=postgresql://user:pw@host:5432/db``) is what several API
+worker processes share: each opens a small psycopg connection pool, and the schema migrations
+of langgraph-checkpoint-postgres run under a Postgres advisory lock, so workers that start at
+the same moment do not race on ``CREATE TABLE`` / the migrations table.
+"""
 
 from __future__ import annotations
 
@@ -11,26 +17,65 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from tools.errors import ConfigError
 
-__all__ = ["open_checkpointer"]
+__all__ = ["SETUP_LOCK_KEY", "libpq_url", "open_checkpointer"]
+
+#: ``pg_advisory_lock`` key held while the checkpoint tables are created/migrated ("indagent" in ASCII).
+SETUP_LOCK_KEY = 0x696E646167656E74 & 0x7FFFFFFFFFFFFFFF
+_PG_PREFIXES = ("postgresql://", "postgres://", "postgresql+psycopg://", "postgresql+psycopg2://")
+
+
+def libpq_url(url: str) -> str:
+    """The libpq form of a Postgres URL (SQLAlchemy's ``postgresql+psycopg://`` driver tag removed).
+
+    Raises:
+        ConfigError: ``url`` is not a Postgres URL.
+    """
+    if not url.startswith(_PG_PREFIXES):
+        raise ConfigError(f"Unsupported INDAGENT_CHECKPOINT_URL {url!r}; use postgresql://user:pw@host:5432/db.")
+    scheme, rest = url.split("://", 1)
+    return f"postgresql://{rest}" if "+" in scheme or scheme == "postgres" else url
 
 
 @contextmanager
-def open_checkpointer(*, path: Path | None = None, url: str | None = None) -> Iterator[BaseCheckpointSaver]:
+def _postgres(url: str, *, pool_size: int) -> Iterator[BaseCheckpointSaver]:
+    try:
+        import psycopg
+        from langgraph.checkpoint.postgres import PostgresSaver
+        from psycopg.rows import dict_row
+        from psycopg_pool import ConnectionPool
+    except ImportError:
+        raise ConfigError(
+            "Postgres checkpoints need: pip install langgraph-checkpoint-postgres 'psycopg[binary]' psycopg-pool"
+        ) from None
+    conninfo = libpq_url(url)
+    try:
+        lock_conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        raise ConfigError(f"Cannot reach the checkpoint database ({exc}); check INDAGENT_CHECKPOINT_URL.") from None
+    kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+    with lock_conn, ConnectionPool(conninfo, min_size=1, max_size=pool_size, kwargs=kwargs, open=True,
+                                   timeout=30) as pool:
+        saver = PostgresSaver(pool)  # type: ignore[arg-type]
+        lock_conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK_KEY,))
+        try:
+            saver.setup()
+        finally:
+            lock_conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_KEY,))
+        yield saver
+
+
+@contextmanager
+def open_checkpointer(*, path: Path | None = None, url: str | None = None,
+                      pool_size: int = 8) -> Iterator[BaseCheckpointSaver]:
     """Open the configured checkpointer (closed on exit).
 
     Args:
         path: SQLite file (default store), created when missing.
-        url: ``postgresql://...`` to use langgraph-checkpoint-postgres instead.
+        url: ``postgresql://...`` to use langgraph-checkpoint-postgres instead (shared by every worker).
+        pool_size: Most Postgres connections this process opens (concurrent turns beyond it wait).
     """
     if url:
-        if not url.startswith(("postgresql://", "postgres://")):
-            raise ConfigError(f"Unsupported INDAGENT_CHECKPOINT_URL {url!r}; use postgresql://user:pw@host/db.")
-        try:
-            from langgraph.checkpoint.postgres import PostgresSaver
-        except ImportError:
-            raise ConfigError("Postgres checkpoints need: pip install langgraph-checkpoint-postgres") from None
-        with PostgresSaver.from_conn_string(url) as saver:
-            saver.setup()
+        with _postgres(url, pool_size=pool_size) as saver:
             yield saver
         return
     if path is None:

@@ -1,4 +1,8 @@
-"""FastAPI application factory; the lifespan opens the brain (models, KG, checkpointer, graph) and the server DB.
+"""FastAPI application factory; the lifespan opens the brain, the server DB and the runs database.
+
+The lifespan opens the brain (models, KG, checkpointer, graph), the server DB and the runs
+database, and starts the run scheduler when ``settings.runs_in_server`` (stopped on exit, runs in
+flight finishing first).
 
 Errors are always JSON ``{"error": {"type", "message", "param"?, "code"?}}`` (the OpenAI error
 shape): 4xx name the request field at fault; nothing a client sends yields a 5xx.
@@ -6,6 +10,7 @@ shape): 4xx name the request field at fault; nothing a client sends yields a 5xx
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -22,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from server.auth import EdgeMiddleware, RateLimiter, ServerDB
 from server.brain import Brain
 from server.deps import ApiError
+from server.runs import RunStore, start_scheduler
 from server.settings import Settings
 from tools.errors import ConfigError, IndagentError
 
@@ -74,6 +80,7 @@ def create_app(settings: Settings, *, brain_factory: BrainFactory | None = None)
         metrics,
         openai_compat,
         placement,
+        runs,
         schedule,
         threads,
         turns,
@@ -84,13 +91,24 @@ def create_app(settings: Settings, *, brain_factory: BrainFactory | None = None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        with ServerDB(settings.server_db_path) as db, factory(settings) as brain:
+        with ServerDB(settings.server_db_path) as db, factory(settings) as brain, \
+                RunStore(settings.runs_db_url) as store:
             app.state.db = db
             app.state.brain = brain
+            app.state.run_store = store
             app.state.metrics = metrics.Metrics(pending_approvals=lambda: turns.count_pending(db),
                                                 breaker_state=lambda: brain.breaker.state)
             threading.Thread(target=_warm_models, args=(app, brain), name="warm-models", daemon=True).start()
-            yield
+            # scheduled runs fire inside the server on its open brain (INDAGENT_RUNS_IN_SERVER)
+            app.state.runs = (start_scheduler(settings, runs.run_brain_factory(app), store=store)
+                              if settings.runs_in_server else None)
+            try:
+                yield
+            finally:
+                handle, app.state.runs = app.state.runs, None
+                if handle is not None:
+                    await asyncio.to_thread(handle.shutdown, wait=True)  # runs in flight finish first
+                app.state.run_store = None
 
     app = FastAPI(title="indagent", version="0.1.0", lifespan=lifespan,
                   description="The plant's industrial brain over HTTP. See docs/api.md.")
@@ -100,6 +118,8 @@ def create_app(settings: Settings, *, brain_factory: BrainFactory | None = None)
     app.state.model_status = {}
     app.state.db = None
     app.state.metrics = None
+    app.state.run_store = None
+    app.state.runs = None
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -136,6 +156,8 @@ def create_app(settings: Settings, *, brain_factory: BrainFactory | None = None)
 
     for module in (health, metrics, chat, openai_compat, threads, approvals, kg, schedule, placement, keys, web):
         app.include_router(module.router)
+    app.include_router(runs.schedules_router)
+    app.include_router(runs.router)
     app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
 
     if settings.cors_origins:

@@ -1,4 +1,9 @@
-"""Approvals: list the mutating actions agents proposed; approve, reject or edit them (resumes the graph)."""
+"""Approvals: list the mutating actions agents proposed; approve, reject or edit them (resumes the graph).
+
+Approvals that scheduled runs wait on are listed too (indexed from the runs database on each
+read); deciding one resumes through :func:`server.runs.resume_run`, so the run's status, trace and
+report follow the decision.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from agents.runner import pending_approvals, resume
 from agents.state import AskResult
 from server.auth import utc_now
-from server.deps import ApiError, BrainDep, DBDep, EngineerDep, ViewerDep, audit_detail
+from server.deps import ApiError, BrainDep, DBDep, EngineerDep, SettingsDep, ViewerDep, audit_detail
+from server.routes.runs import RunSummary, StoreDep, run_summary, run_worker, sync_run_approvals
 from server.routes.turns import (
     THREAD_ID_PATTERN,
     Approval,
@@ -22,6 +28,7 @@ from server.routes.turns import (
     list_approvals,
     turn_context,
 )
+from server.runs import RunRecord, RunStateError, RunStore, resume_run
 from tools.errors import ToolRetry
 
 __all__ = ["ApprovalList", "DecideRequest", "DecideResponse", "router"]
@@ -50,31 +57,36 @@ class DecideRequest(BaseModel):
 
 
 class DecideResponse(BaseModel):
-    """The decided approval and the turn the graph finished after resuming."""
+    """The decided approval and the turn the graph finished after resuming (and the run, when a run waited)."""
 
     approval: Approval
     result: AskResult
+    run: RunSummary | None = Field(None, description="The scheduled run that owned the thread, after the decision.")
 
 
 @router.get("", response_model=ApprovalList)
 def list_(
-    db: DBDep, _who: ViewerDep,
+    db: DBDep, store: StoreDep, _who: ViewerDep,
     status: ApprovalStatus | Literal["all"] = Query("pending", description="pending (default), a decided status, all."),
     thread_id: str | None = Query(None, max_length=128, pattern=THREAD_ID_PATTERN),
     limit: int = Query(100, ge=1, le=1000),
 ) -> ApprovalList:
-    """List approvals (pending ones by default)."""
+    """List approvals (pending ones by default), those of scheduled runs included."""
+    sync_run_approvals(db, store)
     items = list_approvals(db, status=None if status == "all" else status, thread_id=thread_id, limit=limit)
     return ApprovalList(data=items, count=len(items))
 
 
 @router.get("/{approval_id}", response_model=Approval)
-def get(db: DBDep, _who: ViewerDep, approval_id: str = ApprovalId) -> Approval:
+def get(db: DBDep, store: StoreDep, _who: ViewerDep, approval_id: str = ApprovalId) -> Approval:
     """One approval."""
-    return _require(db, approval_id)
+    return _require(db, approval_id, store=store)
 
 
-def _require(db: Any, approval_id: str) -> Approval:
+def _require(db: Any, approval_id: str, *, store: RunStore | None = None) -> Approval:
+    """The approval (after indexing those of runs, when ``store`` is given), or 404."""
+    if store is not None:
+        sync_run_approvals(db, store)
     ap = get_approval(db, approval_id)
     if ap is None:
         raise ApiError(404, f"No approval {approval_id!r}; list them with GET /v1/approvals.",
@@ -82,13 +94,27 @@ def _require(db: Any, approval_id: str) -> Approval:
     return ap
 
 
+def _resume_run(request: Request, store: RunStore, run: RunRecord, call_id: str,
+                decision: dict[str, Any]) -> tuple[RunRecord, RunRecord] | None:
+    """Resume the run owning the thread with ``decision``: (run before, run after); None when it moved on."""
+    current = store.get_run(run.id)
+    calls = [str(p.get("call_id") or p.get("tool")) for p in current.pending_approvals if isinstance(p, dict)]
+    if current.status != "waiting_approval" or call_id not in calls:
+        return None
+    with run_worker(request.app) as worker_id:
+        try:
+            return current, resume_run(store, run.id, request.app.state.brain, worker_id=worker_id, decision=decision)
+        except RunStateError:  # decided by another process meanwhile
+            return None
+
+
 @router.post("/{approval_id}", response_model=DecideResponse)
 async def decide(
-    body: DecideRequest, request: Request, brain: BrainDep, db: DBDep, who: EngineerDep,
-    approval_id: str = ApprovalId,
+    body: DecideRequest, request: Request, brain: BrainDep, db: DBDep, store: StoreDep, settings: SettingsDep,
+    who: EngineerDep, approval_id: str = ApprovalId,
 ) -> DecideResponse:
-    """Approve, reject or edit a proposed action; the paused graph resumes (also inside a sub-agent)."""
-    ap = _require(db, approval_id)
+    """Approve, reject or edit a proposed action; the paused graph (or scheduled run) resumes."""
+    ap = _require(db, approval_id, store=store)
     audit_detail(request, approval_id=ap.id, thread_id=ap.thread_id, tool=ap.tool, decision=body.decision,
                  comment=body.comment)
     if ap.status != "pending":
@@ -108,19 +134,23 @@ async def decide(
     decision = {"decision": body.decision, "by": who.id, "comment": body.comment,
                 **({"args": body.args} if body.decision == "edit" else {})}
 
-    def run() -> AskResult | None:
+    owner = store.find_by_thread(ap.thread_id)  # a scheduled run: resume through it (status, trace, report)
+
+    def run() -> AskResult | tuple[RunRecord, RunRecord] | None:
         with request.app.state.thread_locks.hold(ap.thread_id):
+            if owner is not None:
+                return _resume_run(request, store, owner, ap.call_id, decision)
             waiting = pending_approvals(brain.graph, ap.thread_id)
             if not any(isinstance(w, dict) and w.get("call_id") == ap.call_id for w in waiting):
                 return None
             return resume(brain.graph, ctx, ap.thread_id, decision)
 
     try:
-        result = await run_in_threadpool(run)
+        outcome = await run_in_threadpool(run)
     except BaseException:
         db.execute("UPDATE approvals SET status = 'pending' WHERE id = ? AND status = 'deciding'", (ap.id,))
         raise
-    if result is None:
+    if outcome is None:
         db.execute("UPDATE approvals SET status = 'stale' WHERE id = ?", (ap.id,))
         raise ApiError(409, f"Thread {ap.thread_id!r} no longer waits for approval {ap.id!r} (decided elsewhere).",
                        param="approval_id", code="stale")
@@ -129,7 +159,20 @@ async def decide(
         (_DECIDED[body.decision], who.id, utc_now(), json.dumps(decision, default=str), ap.id),
     )
     request.app.state.metrics.decisions.labels(body.decision).inc()
+    run_view = None
+    if isinstance(outcome, tuple):
+        before, done = outcome
+        audit_detail(request, run_id=done.id, run_status=done.status)
+        if done.trace is None or (done.status == "failed" and done.trace == before.trace):
+            # the resumed turn raised: the run recorded the error; nothing to show as a turn
+            raise ApiError(500, f"Run {done.id} failed while resuming: {done.error}; see GET /v1/runs/{done.id}.",
+                           type="internal_error", param="approval_id", code="run_failed")
+        sync_run_approvals(db, store)  # a further action the run now waits on, indexed as the run's
+        result = AskResult.model_validate(done.trace)
+        run_view = run_summary(done, settings)
+    else:
+        result = outcome
     aid = finish_turn(request, result, endpoint="approvals")
     if aid and result.pending_approval is not None:
         result.pending_approval = {**result.pending_approval, "approval_id": aid}
-    return DecideResponse(approval=_require(db, ap.id), result=result)
+    return DecideResponse(approval=_require(db, ap.id), result=result, run=run_view)

@@ -38,6 +38,7 @@ from sqlalchemy import (
     event,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -54,6 +55,7 @@ __all__ = [
     "ScheduleStatus",
     "TriggerKind",
     "WorkerInfo",
+    "engine_url",
     "new_run_id",
     "new_schedule_id",
     "utcnow",
@@ -206,10 +208,26 @@ _workers = Table(
 _JSON_COLUMNS = ("trace", "decisions", "pending_approvals")
 
 
+#: ``pg_advisory_xact_lock`` key held while the tables are created ("runstore" in ASCII).
+SCHEMA_LOCK_KEY = 0x72756E73746F7265
+
+
+def engine_url(url: str) -> str:
+    """The SQLAlchemy URL to open: a plain ``postgresql://`` URL gets the installed psycopg 3 driver.
+
+    SQLAlchemy maps ``postgresql://`` to psycopg2, which indagent does not depend on; the same
+    URL the checkpointer takes (libpq form) therefore works for the job store too.
+    """
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
 def open_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL, a 30 s busy timeout and ``BEGIN IMMEDIATE`` transactions."""
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(engine_url(url), pool_pre_ping=True)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
@@ -246,7 +264,23 @@ class RunStore:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.url = url
         self.engine = open_engine(url)
-        _meta.create_all(self.engine)
+        self._create_tables()
+
+    def _create_tables(self) -> None:
+        """Create the tables (ours and APScheduler's ``apscheduler_jobs``) when missing.
+
+        On Postgres, workers starting together would race between "does the table exist?" and
+        ``CREATE TABLE`` (duplicate-type errors), so creation runs under a transaction-scoped
+        advisory lock; SQLite serializes it with ``BEGIN IMMEDIATE`` already.
+        """
+        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+        jobs_t = SQLAlchemyJobStore(engine=self.engine).jobs_t
+        with self._tx() as conn:
+            if self.engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SCHEMA_LOCK_KEY})
+            _meta.create_all(conn)
+            jobs_t.create(conn, checkfirst=True)
 
     def close(self) -> None:
         """Release the connection pool."""

@@ -18,19 +18,16 @@ import httpx
 import uvicorn
 from pydantic import BaseModel
 
-from agents.checkpoint import open_checkpointer
 from agents.context import AgentContext
-from agents.graph import build_graph
-from agents.models.scripted import scripted_registry
-from agents.plan import Composed, PlannedCall
+from agents.plan import PlannedCall
 from agents.planner import Intent, Planner
-from agents.state import ResultValue
 from knowledge.store import KnowledgeStore
 from server.app import create_app
 from server.auth import ServerDB
 from server.brain import Brain
 from server.settings import Settings
 from tests.conftest import free_port, wait_http
+from tests.server.scripted_plant import compose_value, open_scripted_brain
 from tools.registry import ToolContext, ToolRegistry, tool
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,14 +66,6 @@ def api_write_ledger(ctx: ToolContext, value: int) -> LedgerEntry:
     return LedgerEntry(value=value, actor=ctx.actor)
 
 
-def _compose(params: dict[str, Any], results: list[dict[str, Any]]) -> Composed:
-    r = results[-1]
-    if not r["ok"]:
-        return Composed(result=ResultValue(type="text", value=r["error"]), answer=r["error"])
-    v = r["data"]["value"]
-    return Composed(result=ResultValue(type="number", value=v), answer=f"The result is {v}.")
-
-
 def _match_add(text: str, ctx: AgentContext) -> dict[str, Any] | None:
     words = text.split()
     if len(words) == 3 and words[0] == "add" and all(w.lstrip("-").isdigit() for w in words[1:]):
@@ -94,10 +83,10 @@ def _match_write(text: str, ctx: AgentContext) -> dict[str, Any] | None:
 def api_planner() -> Planner:
     """`add A B` (knowledge agent, read-only) and `write N` (diagnosis sub-agent, mutating)."""
     return Planner([
-        Intent("add", "knowledge", _match_add, lambda p: [PlannedCall(name="api_add", args=p)], _compose,
+        Intent("add", "knowledge", _match_add, lambda p: [PlannedCall(name="api_add", args=p)], compose_value,
                example="add 2 40", needs_kg=False),
         Intent("write", "diagnosis", _match_write, lambda p: [PlannedCall(name="api_write_ledger", args=p)],
-               _compose, example="write 7", needs_kg=False),
+               compose_value, example="write 7", needs_kg=False),
     ])
 
 
@@ -119,11 +108,9 @@ def memory_script(messages: list[Any], tools: list[Any]) -> str:
 def scripted_brain(settings: Settings, *, script: Any = memory_script, kg_path: Path | None = None) -> Iterator[Brain]:
     """A brain with the scripted model, the test tools and planner, the SQLite checkpointer, a read-only KG."""
     with ExitStack() as stack:
-        saver = stack.enter_context(open_checkpointer(path=settings.checkpoint_path))
         kg = stack.enter_context(KnowledgeStore(kg_path, read_only=True)) if kg_path else None
-        models, _ = scripted_registry(script)
-        yield Brain(settings=settings, graph=build_graph(checkpointer=saver), models=models, tools=api_tools(),
-                    planner=api_planner(), kg=kg)
+        yield stack.enter_context(open_scripted_brain(settings, script=script, tools=api_tools(),
+                                                      planner=api_planner(), kg=kg))
 
 
 def build_demo_kg(path: Path) -> Path:
@@ -142,8 +129,8 @@ def subprocess_app() -> Any:
 
 
 def make_settings(data_dir: Path, **kw: Any) -> Settings:
-    """Test settings: loopback, high rate limit unless given."""
-    return Settings(data_dir=data_dir, **{"rate_limit_per_min": 100000, **kw})
+    """Test settings: loopback, high rate limit, no run scheduler in the server (``runs_in_server=True`` to test it)."""
+    return Settings(data_dir=data_dir, **{"rate_limit_per_min": 100000, "runs_in_server": False, **kw})
 
 
 def create_keys(settings: Settings) -> dict[str, str]:

@@ -20,16 +20,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agents.checkpoint import open_checkpointer
 from agents.context import AgentContext
-from agents.graph import build_graph
-from agents.models.scripted import scripted_registry
-from agents.plan import Composed, PlannedCall
+from agents.plan import PlannedCall
 from agents.planner import Intent, Planner
-from agents.state import ResultValue
 from knowledge.store import KnowledgeStore
 from server.brain import Brain
 from server.settings import Settings
+from tests.server.scripted_plant import compose_value, open_scripted_brain
 from tools.errors import ToolFailed
 from tools.registry import ToolContext, ToolRegistry, tool
 
@@ -93,25 +90,17 @@ def ledger(settings: Settings) -> list[int]:
     return [int(x) for x in f.read_text().split()] if f.exists() else []
 
 
-def _compose(params: dict[str, Any], results: list[dict[str, Any]]) -> Composed:
-    r = results[-1]
-    if not r["ok"]:
-        return Composed(result=ResultValue(type="text", value=r["error"]), answer=r["error"])
-    v = r["data"]["value"]
-    return Composed(result=ResultValue(type="number", value=v), answer=f"The result is {v}.")
-
-
 def runs_planner() -> Planner:
     def match(prefix: str, parse: Callable[[list[str]], dict[str, Any]]) -> Callable[[str, AgentContext], Any]:
         return lambda text, ctx: parse(text.split()[1:]) if text.split()[0] == prefix else None
 
     return Planner([
         Intent("write", "knowledge", match("write", lambda w: {"value": int(w[0])}),
-               lambda p: [PlannedCall(name="write_ledger", args=p)], _compose, needs_kg=False),
+               lambda p: [PlannedCall(name="write_ledger", args=p)], compose_value, needs_kg=False),
         Intent("add", "knowledge", match("add", lambda w: {"a": int(w[0]), "b": int(w[1])}),
-               lambda p: [PlannedCall(name="add_numbers", args=p)], _compose, needs_kg=False),
+               lambda p: [PlannedCall(name="add_numbers", args=p)], compose_value, needs_kg=False),
         Intent("block", "knowledge", match("block", lambda w: {}),
-               lambda p: [PlannedCall(name="wait_for_release", args={})], _compose, needs_kg=False),
+               lambda p: [PlannedCall(name="wait_for_release", args={})], compose_value, needs_kg=False),
     ])
 
 
@@ -122,20 +111,13 @@ def runs_tools() -> ToolRegistry:
     return reg
 
 
-
-
 @contextmanager
 def scripted_brain(settings: Settings) -> Iterator[Brain]:
     """A real brain (graph, SQLite checkpointer) with the scripted model, the test planner and tools, an in-memory KG."""
-    models, _ = scripted_registry(lambda messages, tools: "Nothing to do.")
-    kg = KnowledgeStore(":memory:")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        with open_checkpointer(path=settings.checkpoint_path) as saver:
-            yield Brain(settings=settings, graph=build_graph(checkpointer=saver), models=models, tools=runs_tools(),
-                        planner=runs_planner(), kg=kg)
-    finally:
-        kg.close()
+    with KnowledgeStore(":memory:") as kg, open_scripted_brain(
+        settings, script=lambda messages, tools: "Nothing to do.", tools=runs_tools(), planner=runs_planner(), kg=kg,
+    ) as brain:
+        yield brain
 
 
 def worker_process(data_dir: Path, *, max_seconds: float, heartbeat_s: float = 0.3) -> subprocess.Popen:

@@ -39,6 +39,15 @@ MATRIX: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("POST", "/v1/keys"): ("admin", "/v1/keys", {"role": "viewer", "label": "matrix"}),
     ("DELETE", "/v1/keys/{key_id}"): ("admin", "/v1/keys/abc123", None),
     ("GET", "/v1/audit"): ("admin", "/v1/audit", None),
+    ("GET", "/v1/schedules"): ("viewer", "/v1/schedules", None),
+    ("POST", "/v1/schedules"): ("engineer", "/v1/schedules", {"goal": "add 1 1", "cron": "0 0 1 1 *"}),
+    ("GET", "/v1/schedules/{schedule_id}"): ("viewer", "/v1/schedules/sch_00", None),
+    ("DELETE", "/v1/schedules/{schedule_id}"): ("engineer", "/v1/schedules/sch_00", None),
+    ("POST", "/v1/schedules/{schedule_id}/run-now"): ("engineer", "/v1/schedules/sch_00/run-now", None),
+    ("GET", "/v1/runs"): ("viewer", "/v1/runs?status=succeeded", None),
+    ("GET", "/v1/runs/{run_id}"): ("viewer", "/v1/runs/run_00", None),
+    ("POST", "/v1/runs/{run_id}/cancel"): ("engineer", "/v1/runs/run_00/cancel", None),
+    ("POST", "/v1/runs/{run_id}/resume"): ("engineer", "/v1/runs/run_00/resume", None),
 }
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz")}
 

@@ -45,7 +45,7 @@ def solve(
 
     Args:
         sc: The scenario.
-        method: exact (MILP (HiGHS) with a proven bound, proven bound), heuristic (any size) or auto (by size).
+        method: exact (MILP via HiGHS, proven bound), heuristic (any size) or auto (by size).
         time_limit_s: Wall-clock budget.
         carbon_aware: Let deferrable jobs start at any hour of their window.
     """
