@@ -71,7 +71,7 @@ def _cached_speed(settings: Settings) -> float | None:
 
 
 def measure_edge_speed(settings: Settings, models: ModelRegistry, *, tokens: int = 24) -> float:
-    """Measure the edge model's decode speed (tokens/s) and cache it under the data dir."""
+    """Measure the edge model's decode speed (tokens/s), give it to the router and cache it under the data dir."""
     model = models.get("edge")
     t0 = time.perf_counter()
     msg = model.invoke("Count from one to twenty in words.", max_tokens=tokens, temperature=0.0)
@@ -88,6 +88,7 @@ def measure_edge_speed(settings: Settings, models: ModelRegistry, *, tokens: int
             data = {}
     data[settings.edge_model_name] = {"tokens_per_s": speed, "measured_at": time.time()}
     f.write_text(json.dumps(data, indent=2))
+    models.update_spec("edge", tokens_per_s=speed, prompt_tokens_per_s=speed * 8)
     return speed
 
 

@@ -97,6 +97,12 @@ class ModelRegistry:
         """The spec of a model by name or alias."""
         return self._entries[self.resolve(name)].spec
 
+    def update_spec(self, name: str, **fields: object) -> ModelSpec:
+        """Replace declared attributes with measured ones (e.g. ``tokens_per_s``) for the router."""
+        entry = self._entries[self.resolve(name)]
+        entry.spec = entry.spec.model_copy(update=fields)
+        return entry.spec
+
     def specs(self, *, tier: Tier | None = None) -> list[ModelSpec]:
         """All specs, optionally of one tier."""
         return [e.spec for e in self._entries.values() if tier is None or e.spec.tier == tier]

@@ -12,9 +12,9 @@ from agents.graph import build_graph
 from agents.models.scripted import scripted_registry
 from agents.planner import default_planner
 from agents.runner import ask
+from evals.cases import Case
 from evals.gen_chat import generate
 from evals.scorers import evaluators_for, grade
-from evals.cases import Case
 from knowledge.store import KnowledgeStore
 from tests.knowledge.kg_fixtures import build_tiny
 from tools.registry import default_registry

@@ -81,3 +81,15 @@ def test_scripted_model_records_history_and_tool_calls() -> None:
     assert first.tool_calls[0]["name"] == "kg_stats"
     assert m.invoke("again").content == "done"
     assert len(m.history) == 2
+
+
+def test_edge_speed_is_measured_and_routed(gguf_path: Path, data_dir: Path) -> None:
+    from server.brain import edge_config, measure_edge_speed
+    from server.settings import Settings
+
+    settings = Settings(edge_model_path=gguf_path, edge_max_tokens=16)
+    reg = build_registry(edge_config(settings))
+    speed = measure_edge_speed(settings, reg, tokens=12)
+    assert speed > 0 and reg.spec("edge").tokens_per_s == speed
+    assert (data_dir / "model_speed.json").exists()
+    assert edge_config(Settings(edge_model_path=gguf_path)).tokens_per_s == speed  # cached for the next process
