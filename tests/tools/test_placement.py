@@ -337,3 +337,11 @@ def test_node_classes_and_class_bound_are_valid() -> None:
         assert b.value <= plan.objective + 1e-9
     assert (b.lam_c >= 0).all() and (b.lam_m >= 0).all() and np.isfinite(b.value)
     assert ex.status == "optimal" and ex.gap <= 1e-6
+
+
+def test_where_to_run_in_the_north_region_does_not_duplicate_the_cloud_pool() -> None:
+    from tools.placement.api import reference_nodes
+
+    nodes, links = reference_nodes("eu-north")
+    assert len({n.id for n in nodes}) == len(nodes) == 3
+    assert len({(ln.src, ln.dst) for ln in links}) == len(links)

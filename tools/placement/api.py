@@ -135,6 +135,10 @@ def reference_nodes(region: str = "eu-central") -> tuple[list[Node], list[Link]]
         Link(src="edge", dst=f"cloud-{region}", latency_ms=10.0, bandwidth_mbps=1000.0),
         Link(src="edge", dst="cloud-eu-north", latency_ms=25.0, bandwidth_mbps=1000.0),
     ]
+    if region == "eu-north":  # the local cloud pool is the hydro one: keep one node and one link
+        nodes = [n for n in nodes if not (n.id == "cloud-eu-north" and n.pue == 1.15)]
+        nodes = list({n.id: n for n in reversed(nodes)}.values())[::-1]
+        links = list({(ln.src, ln.dst): ln for ln in links}.values())
     return nodes, links
 
 
