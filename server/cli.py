@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
+from server.cli_demo import demo_cmd
 from server.cli_diagnose import command as diagnose_command
 from server.cli_runs import worker_cmd
 from server.clikit import cli_errors, emit_json, err_console, fail
@@ -119,6 +120,11 @@ _mount()
 # `indagent diagnose ASSET`: a single command (typer sub-apps are always groups)
 app.command("diagnose", help="Diagnose an asset: anomalies, failure modes, days to threshold, remedies.")(
     diagnose_command
+)
+
+# `indagent demo`: the closed loop on a live (simulated) plant over OPC UA
+app.command("demo", help="Closed loop on a live simulated plant: detect, diagnose, plan maintenance, re-optimize.")(
+    demo_cmd
 )
 
 # `indagent worker`: the autonomous-run scheduler in the foreground (alias of `runs worker`)
