@@ -107,3 +107,21 @@ CREATE TABLE IF NOT EXISTS schedules (
     note       TEXT,
     payload    JSON NOT NULL
 );
+-- m030 (fast k-hop walks; rebuilt by knowledge.graph.traverse.refresh_adjacency)
+-- One row per node that has an edge, ordered by id, so that rowid = idx; the lists are parallel:
+-- nbrs (neighbour idx = its rowid) and codes (rel_code * 2 + 1 when this node is the edge's src, + 0 when
+-- its dst; rel_code = position in adjacency_state.rels). Integer lists only: string lists scan ~10x slower.
+-- Rebuilt by knowledge.graph.traverse.refresh_adjacency; adjacency_state.edges is the edge count it was
+-- built from: a different count (or stale) makes the walks fall back to the recursive CTE over edges.
+CREATE TABLE IF NOT EXISTS adjacency (
+    idx     INTEGER,
+    id      TEXT,
+    nbrs    INTEGER[],
+    codes   INTEGER[]
+);
+CREATE TABLE IF NOT EXISTS adjacency_state (
+    edges    BIGINT,
+    stale    BOOLEAN,
+    built_at TIMESTAMP,
+    rels     TEXT[]
+);

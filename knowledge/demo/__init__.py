@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from knowledge.demo.orders import production_orders, work_orders
 from knowledge.demo.plant import SITE_ID, Scale, build_layout
 from knowledge.demo.signals import plan_faults, readings_for_asset, time_axis
+from knowledge.graph.traverse import refresh_adjacency
 from tools.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -115,6 +116,7 @@ def build_demo(
         _insert_df(con, "nodes", pd.DataFrame(lay.nodes, columns=["id", "kind", "name", "props"]))
         edges = pd.DataFrame(lay.edges, columns=["src", "dst", "rel", "props"]).drop_duplicates(["src", "dst", "rel"])
         _insert_df(con, "edges", edges)
+        refresh_adjacency(con)
         con.register("_demo_sensors", pd.DataFrame({"idx": np.arange(len(lay.sensors), dtype=np.int32),
                                                     "sensor_id": [s for s, _a, _t in lay.sensors]}))
         n_readings = 0

@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+import duckdb
 import networkx as nx
 
 from knowledge.graph.models import Direction, Edge, ImpactItem, Neighborhood, NeighborNode, PathResult
@@ -13,7 +14,24 @@ from knowledge.graph.models import Direction, Edge, ImpactItem, Neighborhood, Ne
 if TYPE_CHECKING:
     from knowledge.store import KnowledgeStore
 
-__all__ = ["centrality", "impact", "neighborhood", "neighborhood_ids", "shortest_path", "to_networkx"]
+__all__ = [
+    "adjacency_fresh", "centrality", "impact", "neighborhood", "neighborhood_ids", "refresh_adjacency",
+    "shortest_path", "to_networkx",
+]
+
+_BUILD_ADJACENCY = """
+CREATE OR REPLACE TABLE adjacency AS
+WITH ids AS (
+    SELECT id, (row_number() OVER (ORDER BY id) - 1)::INTEGER AS idx
+    FROM (SELECT src AS id FROM edges UNION SELECT dst FROM edges)
+),
+relc AS (SELECT rel, (row_number() OVER (ORDER BY rel) - 1)::INTEGER AS code FROM (SELECT DISTINCT rel FROM edges)),
+half AS (SELECT src AS a, dst AS b, rel, 1 AS out FROM edges UNION ALL SELECT dst, src, rel, 0 FROM edges)
+SELECT i.idx, i.id, list(j.idx ORDER BY j.idx, r.code, h.out) AS nbrs,
+       list(r.code * 2 + h.out ORDER BY j.idx, r.code, h.out) AS codes
+FROM half h JOIN ids i ON i.id = h.a JOIN ids j ON j.id = h.b JOIN relc r ON r.rel = h.rel
+GROUP BY i.idx, i.id ORDER BY i.idx
+"""
 
 
 def _edge_view(direction: Direction, rels: Sequence[str] | None) -> tuple[str, list[Any]]:
@@ -34,11 +52,74 @@ def _edge(row: dict[str, Any] | tuple[Any, ...]) -> Edge:
     return Edge(src=src, dst=dst, rel=rel, props=json.loads(props) if isinstance(props, str) else props)
 
 
+def refresh_adjacency(con: duckdb.DuckDBPyConnection) -> int:
+    """Rebuild the clustered ``adjacency`` table from ``edges`` (inside the caller's transaction); returns rows.
+
+    Call it at the end of a transaction that wrote edges (importers, demo). Until it runs again, a walk
+    sees a different edge count than the one recorded and falls back to the recursive CTE over ``edges``.
+    """
+    con.execute(_BUILD_ADJACENCY)
+    n_edges = con.execute("SELECT count(*) FROM edges").fetchall()[0][0]  # type: ignore[index]
+    con.execute("CREATE OR REPLACE TABLE adjacency_state AS SELECT ?::BIGINT AS edges, false AS stale, "
+                "now()::TIMESTAMP AS built_at, coalesce(list(DISTINCT rel ORDER BY rel), [])::TEXT[] AS rels FROM edges",
+                [n_edges])
+    return int(con.execute("SELECT count(*) FROM adjacency").fetchall()[0][0])  # type: ignore[index]
+
+
+def adjacency_fresh(cur: duckdb.DuckDBPyConnection) -> bool:
+    """Whether ``adjacency`` was built from the current ``edges`` (same count, not marked stale)."""
+    try:
+        row = cur.execute("SELECT (SELECT count(*) FROM edges) = s.edges AND NOT s.stale FROM adjacency_state s"
+                          ).fetchone()
+    except duckdb.CatalogException:  # a store migrated before m030
+        return False
+    return bool(row and row[0])
+
+
+def _walk_adjacency(
+    cur: duckdb.DuckDBPyConnection, node_id: str, depth: int, direction: Direction, rels: Sequence[str] | None,
+) -> dict[str, int]:
+    """Breadth-first walk over ``adjacency``: integer lists fetched by rowid (= idx), one lookup per hop."""
+    start = cur.execute("SELECT idx, nbrs, codes FROM adjacency WHERE id = ?", [node_id]).fetchall()
+    if not start:
+        return {node_id: 0}
+    names: list[str] = cur.execute("SELECT rels FROM adjacency_state").fetchall()[0][0]
+    outs = {"out": (1,), "in": (0,), "both": (0, 1)}[direction]
+    ok = {c * 2 + o for c, r in enumerate(names) if rels is None or r in rels for o in outs}
+    seen: dict[int, int] = {start[0][0]: 0}
+    rows = [(start[0][1], start[0][2])]
+    for hop in range(1, depth + 1):
+        frontier: list[int] = []
+        for nbrs, codes in rows:
+            for j, c in zip(nbrs, codes, strict=True):
+                if c in ok and j not in seen:
+                    seen[j] = hop
+                    frontier.append(j)
+        if not frontier or hop == depth:
+            break
+        # ints from our own table: a literal IN list lets DuckDB prune by rowid
+        rows = cur.execute(f"SELECT nbrs, codes FROM adjacency WHERE rowid IN ({','.join(map(str, frontier))})"
+                           ).fetchall()
+    named = cur.execute(f"SELECT idx, id FROM adjacency WHERE rowid IN ({','.join(map(str, seen))})").fetchall()
+    return {nid: seen[i] for i, nid in named}
+
+
 def neighborhood_ids(
     store: KnowledgeStore, node_id: str, *, depth: int = 1, direction: Direction = "both",
-    rels: Sequence[str] | None = None,
+    rels: Sequence[str] | None = None, use_adjacency: bool = True,
 ) -> dict[str, int]:
-    """Ids within ``depth`` hops of ``node_id`` (recursive CTE) mapped to their hop distance."""
+    """Ids within ``depth`` hops of ``node_id`` mapped to their hop distance.
+
+    Walks the clustered ``adjacency`` table when it is fresh (one rowid lookup per hop), else a recursive
+    CTE over ``edges``; both give the same answer (``use_adjacency=False`` forces the CTE).
+    """
+    if use_adjacency:
+        cur = store.cursor()
+        try:
+            if adjacency_fresh(cur):
+                return _walk_adjacency(cur, node_id, depth, direction, rels)
+        finally:
+            cur.close()
     view, p = _edge_view(direction, rels)
     sql = f"""
     WITH RECURSIVE e AS ({view}),

@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from knowledge.graph.traverse import refresh_adjacency
 from knowledge.importers.mapping import FIELDS, ImportFileError, Mapping, norm_col
 from knowledge.importers.stage import RAW, TYPED, num_expr, qcol, resolve_columns, sql_str, ts_expr
 
@@ -94,6 +95,7 @@ def insert_edges(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, str, str,
     con.execute("INSERT INTO edges SELECT * FROM _imp_edges ON CONFLICT (src, dst, rel) DO UPDATE SET "
                 "props = coalesce(excluded.props, edges.props)")
     con.unregister("_imp_edges")
+    refresh_adjacency(con)
 
 
 def _existing(con: duckdb.DuckDBPyConnection, ids: set[str]) -> dict[str, str]:

@@ -104,3 +104,31 @@ def test_work_order_filters_and_reliability(kg: KnowledgeStore) -> None:
     rel = g.reliability(kg, "CMP-01", datetime(2022, 1, 1), datetime(2025, 1, 1))
     n = kg.scalar("SELECT count(*) FROM work_orders WHERE asset_id = 'CMP-01' AND type = 'corrective'")
     assert rel.failures == n and rel.mtbf_h == pytest.approx(26304 / n, abs=0.01)
+
+
+def test_adjacency_walk_equals_edges_cte_incl_after_incremental_insert(tmp_path) -> None:
+    from knowledge.graph.traverse import adjacency_fresh, refresh_adjacency
+
+    path = build_tiny(tmp_path / "adj.duckdb")
+    with KnowledgeStore(path) as store:
+        def both_paths_agree() -> None:
+            for node in ("CHL-01", "P-1", "L1", "CNC-02.vibration", "class:cnc", "no-such-node"):
+                for direction in ("both", "out", "in"):
+                    for rels in (None, ["feeds"], ["part_of", "has_sensor"]):
+                        for depth in (1, 2, 3):
+                            fast = g.neighborhood_ids(store, node, depth=depth, direction=direction, rels=rels)
+                            slow = g.neighborhood_ids(store, node, depth=depth, direction=direction, rels=rels,
+                                                      use_adjacency=False)
+                            assert fast == slow, (node, direction, rels, depth)
+
+        assert adjacency_fresh(store.cursor())  # the demo builder refreshed it
+        both_paths_agree()
+        with store.transaction() as con:  # an incremental write that does not refresh: fallback to the CTE
+            con.execute("INSERT INTO edges VALUES ('RBT-01', 'NEW-1', 'feeds', NULL), ('NEW-1', 'CHL-01', 'feeds', NULL)")
+        assert not adjacency_fresh(store.cursor())
+        assert g.neighborhood_ids(store, "RBT-01", depth=1, direction="out", rels=["feeds"]) == {"RBT-01": 0, "NEW-1": 1}
+        with store.transaction() as con:
+            refresh_adjacency(con)
+        assert adjacency_fresh(store.cursor())
+        assert g.neighborhood_ids(store, "NEW-1", depth=2, rels=["feeds"], direction="out")["P-4"] == 2
+        both_paths_agree()
