@@ -5,12 +5,20 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench lint install clean browser
+.PHONY: run test bench lint install clean browser postgres
+
+# Debian's PostgreSQL server binaries for the scale-out tests (they start a throwaway cluster on
+# 127.0.0.1 and skip, saying why, without them). No service is started here.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  { apt-get install -y -q postgresql >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q postgresql >/dev/null 2>&1; }; }; } || \
+	  echo "note: postgresql not installed; the Postgres scale-out tests will be skipped"
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PY) -m pip install --quiet -e '.[dev]'
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PY) -m pip install --quiet -e '.[dev,postgres,ray]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -21,7 +29,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check agents tools knowledge server evals tests benches
 
-test: $(STAMP) lint browser
+test: $(STAMP) lint browser postgres
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
 	$(VENV)/bin/indagent eval --suite ci
 

@@ -13,6 +13,7 @@ the typed result. Routing decisions are small pure functions of state.
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -45,6 +46,16 @@ def _last_human(state: AgentState) -> str:
     return ""
 
 
+_FACT_WORDS = re.compile(
+    r"\b(what|which|how|when|where|why|who|is|are|was|were|did|does|do|has|have|list|show|give|value|many|much|"
+    r"count|average|mean|max|min|latest|trend|status)\b|\?", re.IGNORECASE)
+
+
+def _asks_for_facts(text: str) -> bool:
+    """A question or a request for plant facts (not e.g. 'please repeat CHL-01')."""
+    return bool(_FACT_WORDS.search(text))
+
+
 def mentions_plant_data(text: str, ctx: AgentContext) -> bool:
     """Whether a message names plant entities (assets, sensors, lines, failure modes): such data stays on site."""
     if ctx.kg is None:
@@ -69,7 +80,7 @@ def supervisor(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, A
     ctx = runtime.context
     text = _last_human(state)
     plan = ctx.planner.plan(text, ctx) if ctx.planner is not None else Plan()
-    if plan.agent == "general" and mentions_plant_data(text, ctx):
+    if plan.agent == "general" and _asks_for_facts(text) and mentions_plant_data(text, ctx):
         # plant data but no offline intent: a tool-calling model on site may work it out with the
         # tools; without one, the general node answers honestly instead of guessing
         plan = Plan(agent="knowledge", note="native") if _native_model_available(ctx) else Plan(
@@ -111,9 +122,6 @@ def general(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]
     sensitivity = "sovereign" if mentions_plant_data(text, ctx) else "internal"
     decision, msg = call_model(ctx, prompt, task=task_class_of(text, estimate_tokens(prompt)), sensitivity=sensitivity)
     answer = str(msg.content).strip() or "I have no answer to that."
-    if ctx.planner is not None and ctx.planner.intents and decision.tier != "cloud":
-        tips = "; ".join(f"'{s}'" for s in ctx.planner.suggestions(limit=4))
-        answer = f"{answer}\n\n(I can answer plant questions such as {tips}.)" if tips else answer
     out = AIMessage(content=answer, usage_metadata=msg.usage_metadata, response_metadata=msg.response_metadata)
     return {
         "messages": [out],

@@ -3,9 +3,10 @@
 Each case is one fresh thread through :func:`agents.runner.ask` on a :class:`server.brain.Brain`
 opened exactly as the CLI opens it (settings -> models, tools, planner, checkpointer, graph),
 with the suite's knowledge graph and models. ``jobs > 1`` fans the cases out to worker
-processes (forkserver, else spawn); each worker opens its own brain on its own copy of the knowledge-graph
-file, because DuckDB allows one writer per file. Rows come back in case order, so the results
-do not depend on ``jobs`` (latencies aside).
+processes (forkserver, else spawn), or to Ray actors with ``executor="ray"`` (:mod:`evals.executors`);
+each worker opens its own brain on its own copy of the knowledge-graph file, because DuckDB allows one
+writer per file. Rows come back in case order, so the results do not depend on ``jobs`` or the
+executor (latencies aside).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,6 +30,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from agents.models.health import CircuitBreaker
 from agents.state import AskResult
 from evals.cases import Case, ModelsKind, Setup, Suite, SuiteError, Thresholds, select_cases
+from evals.executors import Executor, ExecutorKind, default_mp_context, open_executor
 from evals.kgsetup import build_kg, copy_kg
 from evals.report import CaseRow, SuiteResult, check_thresholds, summarize
 from evals.scorers import Outcome, evaluators_for, grade
@@ -47,9 +48,13 @@ class RunOptions:
         settings: The configuration (edge/cloud models come from here when ``models`` is default).
         model: Requested model for every case (auto | edge | cloud | a name); None = the suite's.
         models: Model registry override (default | scripted | scripted-cloud-down); None = the suite's.
-        jobs: Worker processes (1 = in this process).
+        jobs: Worker processes (1 = in this process), or Ray actors with ``executor="ray"``.
         progress: Show a rich progress bar on stderr.
-        workdir: Parent of the temporary directory (knowledge graphs, worker copies, checkpoints).
+        workdir: Parent of the temporary directory (knowledge graphs, worker copies, checkpoints);
+            on a multi-node Ray cluster it must be a path every node shares.
+        executor: local (this process / a process pool), ray (see :mod:`evals.executors`), or an open
+            executor to reuse (its own worker count applies; ``jobs`` is then only reported).
+        ray_address: Ray cluster address for ``executor="ray"`` (None = a private local Ray instance).
     """
 
     settings: Settings
@@ -58,6 +63,8 @@ class RunOptions:
     jobs: int = 1
     progress: bool = False
     workdir: Path | None = None
+    executor: ExecutorKind | Executor = "local"
+    ray_address: str | None = None
 
 
 @dataclass
@@ -66,6 +73,7 @@ class _Run:
 
     root: Path
     opts: RunOptions
+    executor: Executor
     kgs: dict[str, Path] = field(default_factory=dict)
     bar: Progress | None = None
 
@@ -194,13 +202,9 @@ def _mp_context() -> multiprocessing.context.BaseContext:
     ``forkserver`` where available: one server process imports the heavy modules once (tools,
     graph, models) and forks each worker from that clean state; elsewhere ``spawn``.
     """
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
     from tools.registry import TOOL_MODULES
 
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["evals.runner", "server.brain", "agents.graph", "knowledge.store", *TOOL_MODULES])
-    return ctx
+    return default_mp_context(["evals.runner", "server.brain", "agents.graph", "knowledge.store", *TOOL_MODULES])
 
 
 def _run_cases(run: _Run, suite: Suite, cases: list[Case]) -> list[CaseRow]:
@@ -218,20 +222,9 @@ def _run_cases(run: _Run, suite: Suite, cases: list[Case]) -> list[CaseRow]:
             run.bar.advance(bar_task)
 
     rows: list[CaseRow | None] = [None] * len(tasks)
-    jobs = max(1, min(run.opts.jobs, len(tasks)))
-    if jobs == 1:
-        try:
-            for t in tasks:
-                rows[t.index] = ask_case(t)
-                tick()
-        finally:
-            _close_brains()
-    else:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context()) as pool:
-            futures = {pool.submit(ask_case, t): t.index for t in tasks}
-            for fut in as_completed(futures):
-                rows[futures[fut]] = fut.result()
-                tick()
+    for index, row in run.executor.map_unordered(ask_case, tasks, teardown=_close_brains):
+        rows[index] = row
+        tick()
     return [r for r in rows if r is not None]
 
 
@@ -369,6 +362,10 @@ def run_suite(suite: Suite, opts: RunOptions) -> SuiteResult:
     """
     if opts.jobs < 1:
         raise SuiteError(f"--jobs must be >= 1, got {opts.jobs}.")
-    with tempfile.TemporaryDirectory(prefix="indagent-eval-", dir=opts.workdir) as tmp, _progress(opts.progress) as bar:
-        run = _Run(root=Path(tmp), opts=opts, bar=bar)
+    with ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="indagent-eval-", dir=opts.workdir))
+        bar = stack.enter_context(_progress(opts.progress))
+        ex = opts.executor if not isinstance(opts.executor, str) else stack.enter_context(
+            open_executor(opts.executor, jobs=opts.jobs, address=opts.ray_address, mp_context=_mp_context))
+        run = _Run(root=Path(tmp), opts=opts, executor=ex, bar=bar)
         return _run_composite(run, suite) if suite.is_composite else _run_one(run, suite)

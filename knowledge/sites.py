@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 MANIFEST = "manifest.json"
-FORMAT = "indagent-site-export"
+FORMAT: Literal["indagent-site-export"] = "indagent-site-export"
 SITES_TABLE = "central_sites"
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9_ ,()\[\]]{0,200}$")

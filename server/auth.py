@@ -181,6 +181,9 @@ class ServerDB:
                     continue
                 self._con.execute("BEGIN IMMEDIATE")
                 try:
+                    if self._con.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
+                        self._con.execute("ROLLBACK")  # another worker applied it meanwhile
+                        continue
                     for stmt in (s.strip() for s in sql.split(";")):
                         if stmt:
                             self._con.execute(stmt)

@@ -41,6 +41,11 @@ SUBAPPS: tuple[tuple[str, str, str], ...] = (
 
 
 def _mount() -> None:
+    from server.cli_kg import app as kg_app
+    from server.cli_sites import app as sites_app
+
+    # `indagent kg export-site | import-site | list-sites`
+    kg_app.registered_commands.extend(sites_app.registered_commands)
     for name, modname, help_text in SUBAPPS:
         try:
             mod = importlib.import_module(modname)

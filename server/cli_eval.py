@@ -59,7 +59,11 @@ def run(
     mapping: Annotated[Path | None, typer.Option("--mapping", help="Mapping YAMLs (<csv stem>.yaml) for --data.")] = None,
     model: Annotated[str | None, typer.Option(
         "--model", help="auto | edge | cloud | a model name | scripted | scripted-cloud-down (default: the suite's).")] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes.")] = 1,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (or Ray actors).")] = 1,
+    executor: Annotated[str, typer.Option("--executor", help="local (processes on this machine) | ray.")] = "local",
+    ray_address: Annotated[str | None, typer.Option(
+        "--ray-address", envvar="INDAGENT_RAY_ADDRESS",
+        help="Ray cluster for --executor ray (auto | ray://head:10001); default: a local Ray instance.")] = None,
     threshold: Annotated[float | None, typer.Option("--threshold", help="Overall pass-rate threshold (0..1).")] = None,
     scale: Annotated[str, typer.Option("--scale", help="Demo plant scale for --cases: tiny | small.")] = "small",
     report: Annotated[Path | None, typer.Option("--report", help="Report path (.md/.html stem) or directory.")] = None,
@@ -87,6 +91,8 @@ def run(
         fail("--mapping needs --data DIR (the CSVs it maps)")
     if scale not in ("tiny", "small"):
         fail(f"--scale must be 'tiny' or 'small', got {scale!r}")
+    if executor not in ("local", "ray"):
+        fail(f"--executor must be 'local' or 'ray', got {executor!r}")
     settings = get_settings()
     if cases is not None:
         s = Suite(name=cases.stem, cases=load_cases_file(cases), thresholds=Thresholds(overall=1.0),
@@ -99,7 +105,8 @@ def run(
         s = s.model_copy(update={"thresholds": s.thresholds.model_copy(update={"overall": threshold})})
     scripted = model in _SCRIPTED
     opts = RunOptions(settings=settings, model=None if scripted else model,
-                      models=model if scripted else None, jobs=jobs, progress=True)  # type: ignore[arg-type]
+                      models=model if scripted else None, jobs=jobs, progress=True,  # type: ignore[arg-type]
+                      executor=executor, ray_address=ray_address)  # type: ignore[arg-type]
     result = run_suite(s, opts)
     paths = write_reports(result, report or settings.reports_dir)
     result = result.model_copy(update={"report": paths})

@@ -225,6 +225,13 @@ def resume_cmd(
 
 @app.command("worker")
 @cli_errors
+def _redact(url: str) -> str:
+    """A database URL without its password, for logs."""
+    import re
+
+    return re.sub(r"(//[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
 def worker_cmd(
     max_seconds: Annotated[float | None, typer.Option("--max-seconds", min=0.1, help="Stop after this long.")] = None,
     factory: FactoryOpt = None,
@@ -236,7 +243,7 @@ def worker_cmd(
         signal.signal(sig, lambda *_: stop.set())
     handle = start_scheduler(settings, _factory(factory))
     n = len(handle.store.list_schedules())
-    err_console.print(f"worker {handle.worker_id} started: {n} schedule(s), store {settings.runs_db_url}")
+    err_console.print(f"worker {handle.worker_id} started: {n} schedule(s), store {_redact(settings.runs_db_url)}")
     for run in handle.recovered:
         err_console.print(f"run {run.id} was interrupted by a crash: marked failed; 'indagent runs resume {run.id}'")
     t0 = time.monotonic()

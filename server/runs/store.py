@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,7 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from agents.context import ApprovalPolicy
-from tools.errors import IndagentError, did_you_mean
+from tools.errors import ConfigError, IndagentError, did_you_mean
 
 __all__ = [
     "RunNotFound",
@@ -276,9 +277,16 @@ class RunStore:
         from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
         jobs_t = SQLAlchemyJobStore(engine=self.engine).jobs_t
+        deadline = time.monotonic() + 120
         with self._tx() as conn:
-            if self.engine.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SCHEMA_LOCK_KEY})
+            # polled, not blocking: a session waiting in pg_advisory_xact_lock holds a snapshot, which
+            # the checkpointer's CREATE INDEX CONCURRENTLY (another process, same database) waits for
+            while self.engine.dialect.name == "postgresql" and not conn.execute(
+                    text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": SCHEMA_LOCK_KEY}).scalar():
+                if time.monotonic() > deadline:
+                    raise ConfigError("Another process held the runs-database schema lock for over 120 s; look for "
+                                      "a stuck indagent process on INDAGENT_JOBSTORE_URL (pg_locks, 'advisory').")
+                time.sleep(0.05)
             _meta.create_all(conn)
             jobs_t.create(conn, checkfirst=True)
 

@@ -62,7 +62,7 @@ def test_cloud_down_falls_back_to_edge_degraded(llama_server, gguf_path: Path) -
                        requested_model="cloud")
     prompt = [HumanMessage("Explain why a pump cavitates.")]
     d1, m1 = call_model(ctx, prompt, task="large", output_tokens=8)
-    assert d1.tier == "cloud" and not d1.degraded and m1.content
+    assert d1.tier == "cloud" and not d1.degraded and m1.content, d1.reason
     llama_server.stop()
     try:
         d2, m2 = call_model(ctx, prompt, task="large", output_tokens=8)
