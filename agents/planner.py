@@ -9,7 +9,6 @@ same trace shape.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,13 +98,9 @@ class Planner:
 
 def default_planner(modules: tuple[str, ...] = INTENT_MODULES) -> Planner:
     """The planner with every intent module that exists."""
+    from tools.registry import import_present
+
     intents: list[Intent] = []
-    for modname in modules:
-        try:
-            mod = importlib.import_module(modname)
-        except ModuleNotFoundError as exc:
-            if exc.name and (modname == exc.name or modname.startswith(exc.name + ".")):
-                continue
-            raise
+    for mod in import_present(modules):
         intents.extend(getattr(mod, "INTENTS", []))
     return Planner(intents)

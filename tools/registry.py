@@ -43,6 +43,7 @@ __all__ = [
     "ToolDefinitionError",
     "ToolRegistry",
     "default_registry",
+    "import_present",
     "tool",
 ]
 
@@ -281,15 +282,22 @@ class ToolRegistry:
         return len(self.tools)
 
 
-def default_registry(modules: Iterable[str] = TOOL_MODULES) -> ToolRegistry:
-    """Collect the tools of the given modules (those that exist)."""
-    reg = ToolRegistry()
+def import_present(modules: Iterable[str]) -> list[Any]:
+    """Import the modules that exist (a missing one is skipped; an import error inside one is raised)."""
+    found = []
     for modname in modules:
         try:
-            mod = importlib.import_module(modname)
+            found.append(importlib.import_module(modname))
         except ModuleNotFoundError as exc:
             if exc.name and (modname == exc.name or modname.startswith(exc.name + ".")):
                 continue
             raise
+    return found
+
+
+def default_registry(modules: Iterable[str] = TOOL_MODULES) -> ToolRegistry:
+    """Collect the tools of the given modules (those that exist)."""
+    reg = ToolRegistry()
+    for mod in import_present(modules):
         reg.add_module(mod)
     return reg

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -19,6 +19,7 @@ __all__ = [
     "ModelSpec",
     "Tier",
     "UnknownModelError",
+    "openai_tool_specs",
     "to_openai_messages",
     "usage_of",
 ]
@@ -121,6 +122,13 @@ class ModelRegistry:
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and (name in self._entries or name in self._aliases)
+
+
+def openai_tool_specs(tools: Sequence[Any]) -> list[dict[str, Any]]:
+    """Tool definitions (OpenAI dicts, pydantic models, functions, LangChain tools) as OpenAI tool specs."""
+    from langchain_core.utils.function_calling import convert_to_openai_tool
+
+    return [t if isinstance(t, dict) and "function" in t else convert_to_openai_tool(t) for t in tools]
 
 
 def to_openai_messages(messages: list[BaseMessage]) -> list[dict[str, Any]]:

@@ -18,10 +18,9 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
-from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
-from agents.models.base import to_openai_messages
+from agents.models.base import openai_tool_specs, to_openai_messages
 
 __all__ = ["OpenAIChatModel"]
 
@@ -66,7 +65,7 @@ class OpenAIChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
         """Bind OpenAI-format tools (and optionally a forced ``tool_choice``)."""
-        specs = [t if isinstance(t, dict) and "function" in t else convert_to_openai_tool(t) for t in tools]
+        specs = openai_tool_specs(tools)
         if tool_choice and tool_choice not in ("auto", "none", "required"):
             kwargs["tool_choice"] = {"type": "function", "function": {"name": tool_choice}}
         elif tool_choice:

@@ -18,10 +18,9 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
-from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from agents.models.base import ModelRegistry, ModelSpec
+from agents.models.base import ModelRegistry, ModelSpec, openai_tool_specs
 from tools.errors import ConfigError
 
 __all__ = ["ScriptFn", "ScriptedChatModel", "echo_script"]
@@ -58,7 +57,7 @@ class ScriptedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
         """Record the tool specs so a script function can see them."""
-        specs = [t if isinstance(t, dict) and "function" in t else convert_to_openai_tool(t) for t in tools]
+        specs = openai_tool_specs(tools)
         return super().bind(tools=specs, **kwargs)
 
     def _next(self, messages: list[BaseMessage], tools: list[dict[str, Any]]) -> AIMessage:
