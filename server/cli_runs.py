@@ -223,8 +223,6 @@ def resume_cmd(
     _foreground(go, factory=factory, as_json=as_json)
 
 
-@app.command("worker")
-@cli_errors
 def _redact(url: str) -> str:
     """A database URL without its password, for logs."""
     import re
@@ -232,6 +230,8 @@ def _redact(url: str) -> str:
     return re.sub(r"(//[^:/@]+):[^@]*@", r"\1:***@", url)
 
 
+@app.command("worker")
+@cli_errors
 def worker_cmd(
     max_seconds: Annotated[float | None, typer.Option("--max-seconds", min=0.1, help="Stop after this long.")] = None,
     factory: FactoryOpt = None,

@@ -77,3 +77,10 @@ def test_run_is_found_by_its_thread(data_dir: Path) -> None:
     res = runner.invoke(app, ["approve", run["id"], "--reject", "--comment", "too high", *BRAIN])
     assert res.exit_code == 0 and "succeeded" in res.stdout and "too high" in res.stdout
     assert ledger(get_settings()) == []
+
+
+def test_worker_log_hides_database_passwords() -> None:
+    from server.cli_runs import _redact
+
+    assert _redact("postgresql://app:s3cret@db:5432/indagent") == "postgresql://app:***@db:5432/indagent"
+    assert _redact("sqlite:////var/runs.sqlite") == "sqlite:////var/runs.sqlite"
