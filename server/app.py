@@ -25,7 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from server.auth import EdgeMiddleware, RateLimiter, ServerDB
-from server.brain import Brain
+from server.brain import Brain, measure_edge_speed
 from server.deps import ApiError
 from server.runs import RunStore, start_scheduler
 from server.settings import Settings
@@ -57,6 +57,8 @@ def _warm_models(app: FastAPI, brain: Brain) -> None:
         status[spec.name] = "loading"
         try:
             brain.models.get(spec.name)
+            if spec.backend == "llamacpp" and brain.settings.edge_tokens_per_s is None:
+                measure_edge_speed(brain.settings, brain.models)  # the router uses the measured speed
             status[spec.name] = "loaded"
         except Exception as exc:  # reported by /readyz, never raised into the server
             log.warning("model %s failed to load: %s", spec.name, exc)
