@@ -83,8 +83,12 @@ def reference_now(ctx: AgentContext) -> datetime:
 
 
 def analyze(text: str, ctx: AgentContext) -> Analysis:
-    """Analyse a question against the context's knowledge graph (cached per store and text)."""
-    return _analyze(text, ctx.kg, reference_now(ctx))
+    """Analyse a question against the context's knowledge graph (cached per store, text and minute).
+
+    Every intent's ``match`` asks for the analysis of the same text; the clock is truncated to the
+    minute so that those calls share one result instead of re-linking entities each time.
+    """
+    return _analyze(text, ctx.kg, reference_now(ctx).replace(second=0, microsecond=0))
 
 
 @lru_cache(maxsize=256)
@@ -110,8 +114,10 @@ def _analyze(text: str, kg: KnowledgeStore | None, now: datetime) -> Analysis:
     if "current" in a.sensor_types and len(a.sensor_types) > 1:  # "current vibration": current = now
         a.sensor_types.remove("current")
     owners = a.assets + [s.split(".")[0] for s in a.sensors]
-    if owners:  # an asset named by a class word ("Chiller 2", "CNC-07") is not a class question
-        a.classes = [c for c in a.classes if not _class_word_inside_asset_name(low, c, kg, owners)]
+    if owners and a.classes:  # an asset named by a class word ("Chiller 2", "CNC-07") is not a class question
+        owner_classes = {r["cls"] for r in kg.query(
+            "SELECT props->>'class' AS cls FROM nodes WHERE id IN (SELECT unnest(?::VARCHAR[]))", [owners])}
+        a.classes = [c for c in a.classes if c not in owner_classes]
     return a
 
 
@@ -119,9 +125,3 @@ def _mask_dates(text: str) -> str:
     """Blank out dates and years so '2024-06-01' is not linked as an id."""
     return re.sub(r"\b\d{4}-\d{2}(?:-\d{2})?(?:[ T]\d{2}:\d{2}(?::\d{2})?)?\b|\b(?:19|20)\d{2}\b", " ", text)
 
-
-def _class_word_inside_asset_name(low: str, cls: str, kg: KnowledgeStore, assets: list[str]) -> bool:
-    rows = kg.query(
-        "SELECT id, name, props->>'class' AS cls FROM nodes WHERE id IN (SELECT unnest(?::VARCHAR[]))", [assets]
-    )
-    return any(r["cls"] == cls for r in rows)
