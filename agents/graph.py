@@ -269,8 +269,6 @@ def make_answer(agent: str):
 
 def _phrase(ctx: AgentContext, state: AgentState, facts: str) -> str:
     """Let the routed model phrase planner facts; keep the facts if it drops a number."""
-    import re
-
     prompt = [SystemMessage(load_prompt("composer")), HumanMessage(f"QUESTION: {_last_human(state)}\nFACTS: {facts}")]
     _, msg = call_model(ctx, prompt, task="small", sensitivity="sovereign", output_tokens=96)
     out = str(msg.content).strip()
