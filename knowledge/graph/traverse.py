@@ -76,32 +76,38 @@ def adjacency_fresh(cur: duckdb.DuckDBPyConnection) -> bool:
     return bool(row and row[0])
 
 
+def _walk_sql(depth: int, codes: Sequence[int] | None) -> str:
+    """One query for a ``depth``-hop walk over ``adjacency`` from the node named by ``$1``.
+
+    Layer ``k`` is the distinct neighbours of layer ``k-1`` (a semi join on ``idx``, then ``unnest``);
+    ``codes`` (None = every relation in both directions) keeps only the allowed (rel, direction) steps.
+    The hop distance of a node is the first layer it appears in. All layers run in one DuckDB pipeline,
+    so a 3-hop walk scans the integer lists three times instead of round-tripping id lists to Python.
+    """
+    layers = ["h0 AS (SELECT idx AS j FROM adjacency WHERE id = $1)"]
+    for k in range(1, depth + 1):
+        src = f"adjacency a SEMI JOIN h{k - 1} ON a.idx = h{k - 1}.j"
+        if codes is None:
+            layers.append(f"h{k} AS (SELECT DISTINCT unnest(a.nbrs) AS j FROM {src})")
+        else:  # our own integers: literal, so DuckDB folds the filter
+            allowed = ",".join(map(str, codes)) or "NULL"
+            layers.append(f"h{k} AS (SELECT DISTINCT t.j FROM (SELECT unnest(a.nbrs) AS j, unnest(a.codes) AS c "
+                          f"FROM {src}) t WHERE t.c IN ({allowed}))")
+    hops = " UNION ALL ".join(f"SELECT j, {k} AS d FROM h{k}" for k in range(depth + 1))
+    return (f"WITH {', '.join(layers)}, dist AS (SELECT j, min(d) AS d FROM ({hops}) GROUP BY j) "
+            "SELECT a.id, dist.d FROM dist JOIN adjacency a ON a.idx = dist.j")
+
+
 def _walk_adjacency(
     cur: duckdb.DuckDBPyConnection, node_id: str, depth: int, direction: Direction, rels: Sequence[str] | None,
 ) -> dict[str, int]:
-    """Breadth-first walk over ``adjacency``: integer lists fetched by rowid (= idx), one lookup per hop."""
-    start = cur.execute("SELECT idx, nbrs, codes FROM adjacency WHERE id = ?", [node_id]).fetchall()
-    if not start:
-        return {node_id: 0}
+    """Breadth-first walk over ``adjacency`` in one query (see :func:`_walk_sql`)."""
     names: list[str] = cur.execute("SELECT rels FROM adjacency_state").fetchall()[0][0]
     outs = {"out": (1,), "in": (0,), "both": (0, 1)}[direction]
-    ok = {c * 2 + o for c, r in enumerate(names) if rels is None or r in rels for o in outs}
-    seen: dict[int, int] = {start[0][0]: 0}
-    rows = [(start[0][1], start[0][2])]
-    for hop in range(1, depth + 1):
-        frontier: list[int] = []
-        for nbrs, codes in rows:
-            for j, c in zip(nbrs, codes, strict=True):
-                if c in ok and j not in seen:
-                    seen[j] = hop
-                    frontier.append(j)
-        if not frontier or hop == depth:
-            break
-        # ints from our own table: a literal IN list lets DuckDB prune by rowid
-        rows = cur.execute(f"SELECT nbrs, codes FROM adjacency WHERE rowid IN ({','.join(map(str, frontier))})"
-                           ).fetchall()
-    named = cur.execute(f"SELECT idx, id FROM adjacency WHERE rowid IN ({','.join(map(str, seen))})").fetchall()
-    return {nid: seen[i] for i, nid in named}
+    ok = sorted(c * 2 + o for c, r in enumerate(names) if rels is None or r in rels for o in outs)
+    everything = direction == "both" and (rels is None or set(names) <= set(rels))
+    found = dict(cur.execute(_walk_sql(depth, None if everything else ok), [node_id]).fetchall())
+    return found or {node_id: 0}
 
 
 def neighborhood_ids(
