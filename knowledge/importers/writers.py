@@ -308,7 +308,7 @@ def _readings_long(con: duckdb.DuckDBPyConnection, acc: Acc, asset: str | None) 
     acc.accepted = int(con.execute("SELECT count(*) FROM _imp_long").fetchall()[0][0])  # type: ignore[index]
     sensors = [r[0] for r in con.execute("SELECT DISTINCT sensor_id FROM _imp_long ORDER BY 1").fetchall()]
     _ensure_sensors(con, sensors, {s: s.split(".")[-1] for s in sensors}, asset, acc)
-    _insert_readings(con, "_imp_long", acc)
+    _insert_readings(con, "_imp_long", sensors, acc)
 
 
 def _ensure_sensors(con: duckdb.DuckDBPyConnection, sensors: list[str], labels: dict[str, str], asset: str | None,
@@ -333,15 +333,18 @@ def _ensure_sensors(con: duckdb.DuckDBPyConnection, sensors: list[str], labels: 
     insert_edges(con, edges, acc)
 
 
-def _insert_readings(con: duckdb.DuckDBPyConnection, table: str, acc: Acc, *, unique: bool = False) -> None:
-    """Insert (sensor_id, ts, value) rows that are not in readings yet (anti-join; duplicates in the file once).
+def _insert_readings(con: duckdb.DuckDBPyConnection, source: str, sensors: list[str], acc: Acc, *,
+                     unique: bool = False) -> None:
+    """Insert (sensor_id, ts, value) rows of ``source`` (a table or a parenthesised query) not in readings yet.
 
-    ``unique`` says the staged rows have no duplicate (sensor_id, ts), which skips the de-duplication.
+    New rows only (anti-join against readings when any of ``sensors`` has readings already); duplicates in
+    the file are written once. ``unique`` says the staged rows have no duplicate (sensor_id, ts), which
+    skips the de-duplication.
     """
-    has_any = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM readings WHERE sensor_id IN "
-                          f"(SELECT DISTINCT sensor_id FROM {table}) LIMIT 1)").fetchall()[0][0]  # type: ignore[index]
-    dedup = (f"SELECT sensor_id, ts, value FROM {table}" if unique else
-             f"SELECT sensor_id, ts, any_value(value) AS value FROM {table} GROUP BY sensor_id, ts")
+    has_any = con.execute("SELECT count(*) FROM (SELECT 1 FROM readings WHERE sensor_id IN "
+                          "(SELECT unnest(?::VARCHAR[])) LIMIT 1)", [sensors]).fetchall()[0][0]  # type: ignore[index]
+    dedup = (f"SELECT sensor_id, ts, value FROM {source}" if unique else
+             f"SELECT sensor_id, ts, any_value(value) AS value FROM {source} GROUP BY sensor_id, ts")
     src = f"({dedup}) t ANTI JOIN readings r ON r.sensor_id = t.sensor_id AND r.ts = t.ts" if has_any else f"({dedup}) t"
     before = int(con.execute("SELECT count(*) FROM readings").fetchall()[0][0])  # type: ignore[index]
     con.execute(f"INSERT INTO readings SELECT t.sensor_id, t.ts, t.value FROM {src}")
@@ -384,15 +387,15 @@ def _readings_wide(con: duckdb.DuckDBPyConnection, acc: Acc, columns: list[str],
         acc.rejects.append((line, reason))
     acc.accepted = int(con.execute("SELECT count(*) FROM _imp_wide WHERE _reason IS NULL").fetchall()[0][0])
     con.register("_imp_cols", pd.DataFrame({"col": list(typed.values()), "sensor_id": [sid[c] for c in values]}))
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _imp_long AS
-        SELECT m.sensor_id, u.ts, u.value
+    long = f"""(SELECT m.sensor_id, u.ts, u.value
         FROM (UNPIVOT (SELECT ts, {', '.join(typed.values())} FROM _imp_wide WHERE _reason IS NULL)
               ON {', '.join(typed.values())} INTO NAME col VALUE value) u
-        JOIN _imp_cols m USING (col)""")
-    con.unregister("_imp_cols")
+        JOIN _imp_cols m USING (col))"""
     unique_ts = con.execute("SELECT count(DISTINCT ts) = count(*) FROM _imp_wide WHERE _reason IS NULL").fetchall()[0][0]
-    _ensure_sensors(con, [sid[c] for c in values], {sid[c]: c for c in values}, asset, acc)
-    _insert_readings(con, "_imp_long", acc, unique=bool(unique_ts))
+    sensors = [sid[c] for c in values]
+    _ensure_sensors(con, sensors, {sid[c]: c for c in values}, asset, acc)
+    _insert_readings(con, long, sensors, acc, unique=bool(unique_ts))
+    con.unregister("_imp_cols")
 
 
 def write_kind(con: duckdb.DuckDBPyConnection, kind: str, columns: list[str], mapping: Mapping, asset: str | None,
