@@ -7,53 +7,87 @@ are one line on stderr with exit code 2.
 from __future__ import annotations
 
 import importlib
-from typing import Annotated
+from typing import Annotated, Any
 
+import click
 import typer
 from pydantic import ValidationError
+from typer.core import TyperGroup
 
-from server.cli_demo import demo_cmd
-from server.cli_diagnose import command as diagnose_command
-from server.cli_runs import worker_cmd
 from server.clikit import cli_errors, emit_json, err_console, fail
 
-__all__ = ["app"]
+__all__ = ["LAZY_COMMANDS", "app"]
+
+#: Commands whose module is imported only when they run (or their own ``--help`` is asked for):
+#: ``name -> (module, attribute, help)``. An attribute ``app`` is a typer sub-app (``indagent kg ...``),
+#: anything else a single command function. Importing every sub-app up front cost ~5 s of CPU per
+#: invocation (LangGraph, langchain-core, asyncua, scipy, matplotlib ...), even for ``kg stats``.
+LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "kg": ("server.cli_kg", "app", "Knowledge graph: init, import, demo, queries, site export/import."),
+    "schedule": ("server.cli_schedule", "app", "Job-shop scheduling with CP-SAT."),
+    "place": ("server.cli_place", "app", "Compute placement across cloud / edge / device."),
+    "optimize": ("server.cli_optimize", "app", "Process setpoint optimization."),
+    "eval": ("server.cli_eval", "app", "Run evaluation suites."),
+    "runs": ("server.cli_runs", "app", "Scheduled autonomous runs."),
+    "keys": ("server.cli_keys", "app", "API keys."),
+    "plant": ("server.cli_plant", "app", "Live (simulated) plant over OPC UA."),
+    "diagnose": ("server.cli_diagnose", "command",
+                 "Diagnose an asset: anomalies, failure modes, days to threshold, remedies."),
+    "demo": ("server.cli_demo", "demo_cmd",
+             "Closed loop on a live simulated plant: detect, diagnose, plan maintenance, re-optimize."),
+    "worker": ("server.cli_runs", "worker_cmd", "Run the autonomous-run scheduler in the foreground."),
+}
+
+
+def _load(name: str) -> click.Command:
+    modname, attr, help_text = LAZY_COMMANDS[name]
+    obj = getattr(importlib.import_module(modname), attr)
+    if attr == "app":
+        if name == "kg":  # `indagent kg export-site | import-site | list-sites` live in their own module
+            from server.cli_sites import app as sites_app
+
+            known = {c.name for c in obj.registered_commands}
+            obj.registered_commands.extend(c for c in sites_app.registered_commands if c.name not in known)
+        cmd = typer.main.get_group(obj)
+    else:
+        single = typer.Typer()
+        single.command(name)(obj)
+        cmd = typer.main.get_command(single)
+    cmd.name, cmd.help = name, cmd.help or help_text
+    return cmd
+
+
+class _LazyGroup(TyperGroup):
+    """The top-level group: eager commands plus :data:`LAZY_COMMANDS`, listed in help without importing them."""
+
+    _listing = False
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in LAZY_COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        if self._listing:  # the top-level help only needs the name and one line
+            return click.Command(cmd_name, help=LAZY_COMMANDS[cmd_name][2])
+        return _load(cmd_name)
+
+    def format_help(self, ctx: click.Context, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
 
 app = typer.Typer(
     name="indagent",
+    cls=_LazyGroup,
     help="indagent: the plant's industrial brain (diagnosis, scheduling, optimization, placement).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-
-#: Sub-apps mounted as ``indagent <name> ...`` when their module exists.
-SUBAPPS: tuple[tuple[str, str, str], ...] = (
-    ("kg", "server.cli_kg", "Knowledge graph: init, import, demo, queries."),
-    ("schedule", "server.cli_schedule", "Job-shop scheduling with CP-SAT."),
-    ("place", "server.cli_place", "Compute placement across cloud / edge / device."),
-    ("optimize", "server.cli_optimize", "Process setpoint optimization."),
-    ("eval", "server.cli_eval", "Run evaluation suites."),
-    ("runs", "server.cli_runs", "Scheduled autonomous runs."),
-    ("keys", "server.cli_keys", "API keys."),
-    ("plant", "server.cli_plant", "Live (simulated) plant over OPC UA."),
-)
-
-
-def _mount() -> None:
-    from server.cli_kg import app as kg_app
-    from server.cli_sites import app as sites_app
-
-    # `indagent kg export-site | import-site | list-sites`
-    kg_app.registered_commands.extend(sites_app.registered_commands)
-    for name, modname, help_text in SUBAPPS:
-        try:
-            mod = importlib.import_module(modname)
-        except ModuleNotFoundError as exc:
-            if exc.name and (modname == exc.name or modname.startswith(exc.name + ".")):
-                continue
-            raise
-        app.add_typer(mod.app, name=name, help=help_text)
 
 
 def _settings():
@@ -119,21 +153,6 @@ def serve(
 
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
 
-
-_mount()
-
-# `indagent diagnose ASSET`: a single command (typer sub-apps are always groups)
-app.command("diagnose", help="Diagnose an asset: anomalies, failure modes, days to threshold, remedies.")(
-    diagnose_command
-)
-
-# `indagent demo`: the closed loop on a live (simulated) plant over OPC UA
-app.command("demo", help="Closed loop on a live simulated plant: detect, diagnose, plan maintenance, re-optimize.")(
-    demo_cmd
-)
-
-# `indagent worker`: the autonomous-run scheduler in the foreground (alias of `runs worker`)
-app.command("worker", help="Run the autonomous-run scheduler in the foreground.")(worker_cmd)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

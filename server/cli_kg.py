@@ -14,7 +14,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from knowledge.demo import build_demo
 from knowledge.importers import KINDS, import_file
 from knowledge.sqlguard import run_readonly_query
 from knowledge.store import KnowledgeStore
@@ -107,6 +106,8 @@ def demo(
     if scale not in ("tiny", "small", "large"):
         raise ConfigError(f"Unknown --scale {scale!r}; use tiny, small or large.")
     with _open(db, write=True) as kg:
+        from knowledge.demo import build_demo  # scipy & co.: imported only when building
+
         summary = build_demo(kg, seed=seed, scale=scale, replace=replace,  # type: ignore[arg-type]
                              progress=lambda m: err_console.print(f"[dim]{m}[/dim]"))
     if json:
