@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -71,6 +73,24 @@ def simulate(
         typer.echo(f"published {ticks} ticks until {summary['sim_time']}; {len(sim.writes)} setpoint writes")
 
 
+@contextmanager
+def _runs_worker(kg: KnowledgeStore, *, enabled: bool) -> Iterator[None]:
+    """The runs scheduler in this process, its brain on the connector's open KG (``--worker``)."""
+    if not enabled:
+        yield
+        return
+    from server.brain import open_brain
+    from server.runs import start_scheduler
+
+    settings = get_settings()
+    handle = start_scheduler(settings, lambda s: open_brain(s, kg=kg))
+    err_console.print(f"runs worker {handle.worker_id}: {len(handle.store.list_schedules())} schedule(s)", highlight=False)
+    try:
+        yield
+    finally:
+        handle.shutdown(wait=True)
+
+
 @app.command("connect")
 @cli_errors
 def connect(
@@ -83,9 +103,15 @@ def connect(
     username: Annotated[str | None, typer.Option(help="User name (password: INDAGENT_OPCUA_PASSWORD).")] = None,
     seconds: Annotated[float, typer.Option(help="Stream for this many seconds (0 = until Ctrl-C).")] = 0.0,
     db: Annotated[Path | None, typer.Option(help="KG file (default: the configured one).")] = None,
+    worker: Annotated[bool, typer.Option(
+        "--worker", help="Also fire scheduled runs (closed-loop cycles) in this process, on the streamed KG.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the connector's counters as JSON.")] = False,
 ) -> None:
-    """Subscribe to an OPC UA server's tags and append their samples to the knowledge graph."""
+    """Subscribe to an OPC UA server's tags and append their samples to the knowledge graph.
+
+    The KG file has one writer: with ``--worker`` this process also executes the schedules of
+    ``indagent runs schedule --loop`` (and applies approvals queued for them) on the same open KG.
+    """
     logging.getLogger("asyncua").setLevel(logging.ERROR)
     cfg = opcua_settings(endpoint=endpoint, namespace=namespace, security_policy=security_policy,
                          security_mode=security_mode, certificate=certificate, private_key=private_key, username=username)
@@ -103,7 +129,7 @@ def connect(
             stop.set()
         return conn
 
-    with KnowledgeStore(path) as kg:
+    with KnowledgeStore(path) as kg, _runs_worker(kg, enabled=worker):
         err_console.print(f"streaming {cfg.endpoint} into {path}", highlight=False)
         conn = asyncio.run(main(kg))
     if json_out:

@@ -26,7 +26,9 @@ from server.runs import (
     run_now,
     start_scheduler,
 )
+from server.runs.executor import queue_decision
 from server.runs.scheduler import worker_session
+from server.runs.store import LoopSpec
 from server.settings import Settings, get_settings
 from tools.errors import ConfigError
 
@@ -54,6 +56,18 @@ def _factory(spec: str | None) -> BrainFactory:
         raise ConfigError(f"--brain-factory {spec!r} not found ({exc}); give module:callable.") from None
 
 
+def parse_every(text: str | None) -> float | None:
+    """``--every`` as seconds: ``90s``, ``15m``, ``1h``, ``1d`` or a plain number of seconds."""
+    if text is None:
+        return None
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+    t = text.strip().lower()
+    try:
+        return float(t[:-1]) * units[t[-1]] if t and t[-1] in units else float(t)
+    except ValueError:
+        raise ConfigError(f"--every {text!r} is not an interval; use e.g. 90s, 15m, 1h, 1d or seconds.") from None
+
+
 def _with_next(store: RunStore, sched: Schedule) -> Schedule:
     nxt = next_fire_time(store, sched.id) if sched.status == "active" else None
     return sched.model_copy(update={"next_fire_time": nxt})
@@ -62,10 +76,13 @@ def _with_next(store: RunStore, sched: Schedule) -> Schedule:
 def _run_line(run: RunRecord) -> str:
     answer = (run.trace or {}).get("answer") or ""
     line = f"{run.id} {run.status} ({run.schedule_id or 'manual'}): {run.goal}"
-    if answer and not run.pending_approvals:
+    if answer and (run.kind == "loop" or not run.pending_approvals):  # a loop's answer says what it found
         line += f"\n  answer: {answer}"
     for p in run.pending_approvals:
-        line += f"\n  waiting for approval: {p.get('tool')} {p.get('args')}  -> indagent runs approve {run.id}"
+        plan = (p.get("args") or {}).get("actions") if p.get("agent") == "loop" else None
+        what = (f"plan {', '.join(a['tool'] for a in plan)}" if isinstance(plan, list)
+                else f"{p.get('tool')} {p.get('args')}")
+        line += f"\n  waiting for approval: {what}  -> indagent runs approve {run.id}"
     if run.error:
         line += f"\n  error: {run.error}"
     if run.report_md:
@@ -76,25 +93,39 @@ def _run_line(run: RunRecord) -> str:
 @app.command("schedule")
 @cli_errors
 def schedule_cmd(
-    goal: Annotated[str, typer.Option("--goal", help="What the run should do, in words.")],
+    goal: Annotated[str | None, typer.Option("--goal", help="What the run should do, in words.")] = None,
+    loop: Annotated[bool, typer.Option("--loop", help="Run the closed loop on the KG instead of a goal.")] = False,
+    asset: Annotated[str | None, typer.Option("--asset", help="--loop: watch only this asset.")] = None,
+    lookback_days: Annotated[float, typer.Option("--lookback-days", min=0.01, max=60,
+                                                 help="--loop: anomalies must begin within this many days.")] = 7.0,
+    opcua_endpoint: Annotated[str | None, typer.Option(
+        "--opcua-endpoint", help="--loop: write approved setpoints here (default INDAGENT_OPCUA_ENDPOINT of the worker).")]
+    = None,
+    solver_s: Annotated[float, typer.Option("--solver-s", min=0.1, max=120, help="--loop: CP-SAT seconds per solve.")]
+    = 3.0,
     cron: Annotated[str | None, typer.Option("--cron", help="Crontab 'minute hour day month weekday'.")] = None,
-    every: Annotated[float | None, typer.Option("--every", hidden=True, help="Interval in seconds (tests).")] = None,
+    every: Annotated[str | None, typer.Option("--every", help="Interval: 90s, 15m, 1h, 1d (or seconds).")] = None,
     policy: Annotated[Policy, typer.Option("--policy", help="What the run may apply without a person.")]
     = "require-approval",
     model: Annotated[str, typer.Option("--model", help="auto | edge | cloud | a model name.")] = "auto",
     tz: Annotated[str, typer.Option("--tz", help="Time zone of the cron expression.")] = "UTC",
     as_json: JsonOpt = False,
 ) -> None:
-    """Schedule a goal (any running worker or server picks it up)."""
+    """Schedule a goal or the closed loop (any running worker or server picks it up)."""
     settings = get_settings()
+    if not loop and (asset or opcua_endpoint):
+        raise ConfigError("--asset and --opcua-endpoint belong to a closed-loop schedule; add --loop.")
+    if not loop and not goal:
+        raise ConfigError("Give --goal 'what the run should do' or --loop (the closed loop on the KG).")
+    spec = LoopSpec(asset=asset, lookback_days=lookback_days, endpoint=opcua_endpoint, solver_s=solver_s) if loop else None
     with RunStore(settings.runs_db_url) as store:
-        sched = create_schedule(store, goal=goal, cron=cron, every_s=every, policy=policy, model=model, tz=tz,
-                                misfire_grace_s=settings.runs_misfire_grace_s)
+        sched = create_schedule(store, goal=goal or "", loop=spec, cron=cron, every_s=parse_every(every), policy=policy,
+                                model=model, tz=tz, misfire_grace_s=settings.runs_misfire_grace_s)
     if as_json:
         emit_json(sched)
         return
-    typer.echo(f"{sched.id} scheduled ({sched.describe_trigger()} {sched.tz}, policy {sched.policy}); "
-               f"next run {sched.next_fire_time} UTC")
+    typer.echo(f"{sched.id} scheduled{' (closed loop)' if sched.kind == 'loop' else ''} ({sched.describe_trigger()} "
+               f"{sched.tz}, policy {sched.policy}); next run {sched.next_fire_time} UTC")
 
 
 @app.command("list")
@@ -194,15 +225,37 @@ def approve_cmd(
     reject: Annotated[bool, typer.Option("--reject", help="Reject instead of approve.")] = False,
     by: Annotated[str, typer.Option("--by", help="Who decides (recorded).")] = "cli",
     comment: Annotated[str | None, typer.Option("--comment", help="Why.")] = None,
+    skip: Annotated[list[str] | None, typer.Option(
+        "--skip", help="A loop plan: reject this action (tool name; repeatable), approve the rest.")] = None,
+    queue: Annotated[bool, typer.Option(
+        "--queue", help="A loop run: leave the decision for the worker that holds the KG (plant connect --worker).")]
+    = False,
     factory: FactoryOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Approve (or reject) the action a run is waiting on; the run then completes."""
-    decision = {"decision": "reject" if reject else "approve", "by": by, "comment": comment}
+    """Approve (or reject) the action a run is waiting on (a loop run: its whole plan); the run then completes."""
+    decision: dict[str, Any] = {"decision": "reject" if reject else "approve", "by": by, "comment": comment}
+    if skip:
+        decision["tools"] = dict.fromkeys(skip, "reject")
+    if queue:
+        with RunStore(get_settings().runs_db_url) as store:
+            run = queue_decision(store, run_id, decision)
+        if as_json:
+            emit_json(run)
+        else:
+            typer.echo(f"{run.id}: decision '{decision['decision']}' queued; the worker holding the KG applies it "
+                       f"within one heartbeat ('indagent runs show {run.id}')")
+        return
 
     def go(store: RunStore, settings: Settings, bf: BrainFactory, wid: str) -> RunRecord:
-        with bf(settings) as brain:
-            return resume_run(store, run_id, brain, worker_id=wid, decision=decision)
+        try:
+            with bf(settings) as brain:
+                return resume_run(store, run_id, brain, worker_id=wid, decision=decision)
+        except ConfigError as exc:
+            if store.get_run(run_id).kind == "loop":
+                raise ConfigError(f"{exc} A loop plan can be queued for the process that holds the KG: "
+                                  f"'indagent runs approve {run_id} --queue'.") from None
+            raise
 
     _foreground(go, factory=factory, as_json=as_json)
 

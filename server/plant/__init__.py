@@ -5,11 +5,13 @@
 - :mod:`.connector`: subscriptions -> bounded buffer -> idempotent KG inserts; reconnect + history backfill;
   setpoints back to the server.
 - :mod:`.config`: endpoint, security, credentials (``INDAGENT_OPCUA_*``).
-- :mod:`.watch`, :mod:`.actions`, :mod:`.loop`, :mod:`.report`: perceive -> decide -> approve -> act -> report.
+- :mod:`.watch`, :mod:`.steps`, :mod:`.actions`, :mod:`.report`: perceive -> decide -> approve -> act -> report.
+- :mod:`.loop`: the demo (simulator + connector in one process); :mod:`.cycle`: one cycle on the KG (scheduled runs).
 """
 
 from server.plant.config import OpcUaConfig, opcua_settings
-from server.plant.connector import ConnectorStats, PlantConnector, SetpointAck, insert_readings
+from server.plant.connector import ConnectorStats, PlantConnector, SetpointAck, insert_readings, write_setpoints_once
+from server.plant.cycle import resume_cycle, run_cycle
 from server.plant.loop import LoopOptions, LoopResult, run_loop
 from server.plant.model import LiveScenario, PlantModel, build_plant_model
 from server.plant.simulator import PlantSimulator
@@ -27,5 +29,8 @@ __all__ = [
     "build_plant_model",
     "insert_readings",
     "opcua_settings",
+    "resume_cycle",
+    "run_cycle",
     "run_loop",
+    "write_setpoints_once",
 ]

@@ -31,7 +31,7 @@ from knowledge.store import KnowledgeStore
 from server.plant.config import OpcUaConfig
 from tools.errors import ConfigError, ToolFailed, did_you_mean
 
-__all__ = ["ConnectorStats", "PlantConnector", "SetpointAck", "insert_readings"]
+__all__ = ["ConnectorStats", "PlantConnector", "SetpointAck", "insert_readings", "write_setpoints_once"]
 
 _log = logging.getLogger(__name__)
 
@@ -332,3 +332,25 @@ class PlantConnector:
             acks.append(SetpointAck(tag=tag, node_id=node.nodeid.to_string(), value=float(value), read_back=back,
                                     ok=abs(back - float(value)) < 1e-9))
         return acks
+
+
+async def write_setpoints_once(config: OpcUaConfig, kg: KnowledgeStore, values: dict[str, float]) -> list[SetpointAck]:
+    """Open a session on ``config.endpoint``, write approved setpoints, read them back, disconnect.
+
+    For a scheduled loop cycle, which does not hold a streaming session. Setpoint tags are string
+    node ids ``<ASSET>.<tag>`` in ``config.namespace`` (the simulator's address space).
+
+    Args:
+        config: Endpoint, namespace, security and credentials.
+        kg: The knowledge store (unused for writes; the connector's constructor needs it).
+        values: Tag (``<ASSET>.<tag>``) -> value; only call this with approved values.
+    """
+    conn = PlantConnector(config, kg)
+    client = await conn._connect()
+    conn._client = client
+    try:
+        return await conn.write_setpoints(values)
+    finally:
+        conn._client = None
+        with contextlib.suppress(OSError, TimeoutError, ua.UaError, ConnectionError):
+            await asyncio.wait_for(client.disconnect(), timeout=2.0)

@@ -62,6 +62,7 @@ def _markdown(res: LoopResult, images: dict[str, str]) -> str:
     opt = res.optimization or {}
     lines = [
         f"# Closed loop on the live plant: {res.asset or 'no anomaly'}", "",
+        res.outcome, "",
         f"Run time {res.seconds:.1f} s. Connector: {res.connector.get('inserted', 0)} readings inserted, "
         f"{res.connector.get('duplicates', 0)} duplicates skipped, {res.connector.get('reconnects', 0)} reconnects.", "",
         "## 1. Perception", "",
@@ -120,7 +121,8 @@ def _html(md_text: str, images: dict[str, Path]) -> str:
     return "\n".join(parts)
 
 
-def write_report(res: LoopResult, kg: KnowledgeStore, *, data_dir: Path, live_start: datetime) -> None:
+def write_report(res: LoopResult, kg: KnowledgeStore, *, data_dir: Path, live_start: datetime,
+                 name: str | None = None) -> None:
     """Write the Markdown, HTML and JSON trace of a loop run and set their paths on ``res``.
 
     Args:
@@ -128,11 +130,12 @@ def write_report(res: LoopResult, kg: KnowledgeStore, *, data_dir: Path, live_st
         kg: The knowledge store (for the signal plot).
         data_dir: The data directory (reports go under ``reports/``).
         live_start: Where the live data began.
+        name: File stem (default ``loop-<UTC timestamp>``).
     """
     out = data_dir / "reports"
     out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    base = out / f"loop-{stamp}"
+    base = out / (name or f"loop-{stamp}")
     paths: dict[str, Path] = {}
     sig = _signal_plot(res, kg, base.with_name(base.name + "-signal.png"), live_start)
     if sig is not None:

@@ -43,6 +43,7 @@ from server.runs import (
     run_now,
 )
 from server.runs.scheduler import make_trigger, worker_session
+from server.runs.store import LoopSpec, RunKind
 from server.settings import Settings
 from tools.errors import ConfigError
 
@@ -78,7 +79,9 @@ class ScheduleCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    goal: str = Field(..., min_length=1, max_length=20000, description="What each run should do, in words.")
+    goal: str = Field("", max_length=20000, description="What each run should do, in words (a loop: optional label).")
+    loop: LoopSpec | None = Field(None, description="Make it a closed-loop schedule: each run is one loop cycle on the "
+                                  "KG (screen -> diagnose -> maintenance slot -> setpoints) instead of a goal.")
     cron: str | None = Field(None, min_length=1, max_length=120,
                              description="Five-field crontab 'minute hour day month weekday', evaluated in `tz`.")
     every_s: float | None = Field(None, ge=1, le=366 * 86400, allow_inf_nan=False,
@@ -132,7 +135,9 @@ class RunSummary(BaseModel):
 
     id: str
     schedule_id: str | None
+    kind: RunKind = "goal"
     goal: str
+    loop: LoopSpec | None = None
     policy: ApprovalPolicy
     model: str
     status: RunStatus
@@ -164,6 +169,8 @@ class RunDetail(RunSummary):
     """A run with its trace (the last turn), decisions and pending approvals."""
 
     trace: AskResult | None = None
+    loop_result: dict[str, Any] | None = Field(None, description="A loop run: the cycle's LoopResult (screen, "
+                                               "diagnosis, maintenance, plans, setpoints, actions, OPC UA writes).")
     decisions: list[RunDecision] = Field(default_factory=list)
     pending_approvals: list[dict[str, Any]] = Field(default_factory=list)
 
@@ -279,6 +286,7 @@ def run_summary(run: RunRecord, settings: Settings) -> RunSummary:
 def _detail(run: RunRecord, settings: Settings) -> RunDetail:
     return RunDetail(**run_summary(run, settings).model_dump(),
                      trace=AskResult.model_validate(run.trace) if run.trace else None,
+                     loop_result=(run.trace or {}).get("loop"),
                      decisions=[RunDecision.model_validate(d) for d in run.decisions],
                      pending_approvals=run.pending_approvals)
 
@@ -316,17 +324,21 @@ def list_schedules(
 def create(body: ScheduleCreate, request: Request, store: StoreDep, brain: BrainDep, settings: SettingsDep,
            who: EngineerDep) -> Schedule:
     """Create a schedule; every server or worker on the runs database fires it (exactly once per fire time)."""
-    goal = check_message(body.goal, settings, param="goal")
+    if not body.goal.strip() and body.loop is None:
+        raise ApiError(422, "goal: give the `goal` in words, or a `loop` object for a closed-loop schedule.",
+                       param="goal", code="validation_error")
+    goal = check_message(body.goal, settings, param="goal") if body.goal.strip() else ""
     if (body.cron is None) == (body.every_s is None):
         raise ApiError(422, "cron: give exactly one of `cron` (e.g. '0 2 * * *') or `every_s` (seconds).",
                        param="cron", code="trigger")
     turn_context(brain, who, body.model)  # an unknown model is a 400 naming `model`
     handle: SchedulerHandle | None = request.app.state.runs
-    opts: dict[str, Any] = {"goal": goal, "cron": body.cron, "every_s": body.every_s, "policy": body.policy,
-                            "model": body.model, "tz": body.tz, "created_by": who.id}
+    opts: dict[str, Any] = {"goal": goal, "loop": body.loop, "cron": body.cron, "every_s": body.every_s,
+                            "policy": body.policy, "model": body.model, "tz": body.tz, "created_by": who.id}
     sched = handle.add_schedule(**opts) if handle is not None else create_schedule(
         store, misfire_grace_s=settings.runs_misfire_grace_s, **opts)
-    audit_detail(request, schedule_id=sched.id, goal=goal, policy=body.policy, trigger=sched.describe_trigger())
+    audit_detail(request, schedule_id=sched.id, goal=sched.goal, kind=sched.kind, policy=body.policy,
+                 trigger=sched.describe_trigger())
     return sched
 
 

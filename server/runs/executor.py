@@ -9,6 +9,7 @@ ends ``waiting_approval`` with nothing applied; a person later approves or rejec
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -20,9 +21,18 @@ from server.brain import Brain
 from server.runs.report import write_report
 from server.runs.store import RunRecord, RunStatus, RunStore, utcnow
 from server.settings import Settings
-from tools.errors import IndagentError
+from tools.errors import ConfigError, IndagentError
 
-__all__ = ["BrainFactory", "RunStateError", "cancel_run", "execute_run", "finish_run", "resume_run"]
+__all__ = [
+    "BrainFactory",
+    "RunStateError",
+    "apply_queued_decisions",
+    "cancel_run",
+    "execute_run",
+    "finish_run",
+    "queue_decision",
+    "resume_run",
+]
 
 log = logging.getLogger("indagent.runs")
 
@@ -46,12 +56,24 @@ def _decisions(res: AskResult) -> list[dict[str, Any]]:
 
 
 def finish_run(store: RunStore, run: RunRecord, brain: Brain, *, res: AskResult | None = None,
-               error: str | None = None) -> RunRecord:
-    """Store the outcome (trace, decisions, pending approvals, report) and free the schedule slot."""
+               error: str | None = None, trace: dict[str, Any] | None = None,
+               pending: list[dict[str, Any]] | None = None) -> RunRecord:
+    """Store the outcome (trace, decisions, pending approvals, report) and free the schedule slot.
+
+    Args:
+        store: The runs database.
+        run: The run.
+        brain: The brain it ran on (checkpointer, reports dir).
+        res: The turn's result (None when it raised).
+        error: The error when it raised.
+        trace: The trace document to store (default ``res``; a loop run adds its cycle).
+        pending: Approvals it waits on (default: read from the graph's thread).
+    """
     status: RunStatus
-    pending: list[dict[str, Any]] = []
-    if res is not None:
+    if res is not None and pending is None:
         pending = pending_approvals(brain.graph, run.thread_id)
+    pending = pending or []
+    if res is not None:
         failed_calls = [t for t in res.tool_calls if not t.ok and t.approval != "rejected"]
         if pending:
             status = "waiting_approval"
@@ -67,7 +89,7 @@ def finish_run(store: RunStore, run: RunRecord, brain: Brain, *, res: AskResult 
         "resumable": False,
     }
     if res is not None:
-        fields["trace"] = res.model_dump(mode="json")
+        fields["trace"] = trace if trace is not None else res.model_dump(mode="json")
         fields["decisions"] = _decisions(res)
     done = store.update_run(run.id, **fields)
     md, page = write_report(done, brain.settings.reports_dir)
@@ -85,6 +107,8 @@ def execute_run(store: RunStore, run: RunRecord, brain: Brain) -> RunRecord:
     Any error of the turn is recorded on the run (status ``failed``, message kept) rather than
     raised: a scheduled firing must always end in a stored, reported state.
     """
+    if run.kind == "loop":
+        return _loop_step(store, run, brain, None, actor=_actor(run))
     ctx = brain.context(requested_model=run.model, actor=_actor(run), approval_policy=run.policy)
     try:
         res = ask(brain.graph, ctx, run.goal, thread_id=run.thread_id, max_chars=brain.settings.max_message_chars)
@@ -92,6 +116,20 @@ def execute_run(store: RunStore, run: RunRecord, brain: Brain) -> RunRecord:
         log.exception("run %s failed", run.id)
         return finish_run(store, run, brain, error=f"{type(exc).__name__}: {exc}")
     return finish_run(store, run, brain, res=res)
+
+
+def _loop_step(store: RunStore, run: RunRecord, brain: Brain, decision: dict[str, Any] | None, *,
+               actor: str) -> RunRecord:
+    """A loop run's cycle (``decision`` None) or the decision on its waiting plan; recorded like a goal run."""
+    from server.runs.loops import execute_loop, resume_loop
+
+    try:
+        res, doc, pending = (execute_loop(run, brain, actor=actor) if decision is None
+                             else resume_loop(run, brain, decision, actor=actor))
+    except Exception as exc:  # the run boundary: record every failure with its message
+        log.exception("loop run %s failed", run.id)
+        return finish_run(store, run, brain, error=f"{type(exc).__name__}: {exc}")
+    return finish_run(store, run, brain, res=res, trace=doc, pending=pending)
 
 
 def _continue_thread(brain: Brain, run: RunRecord) -> AskResult:
@@ -116,6 +154,10 @@ def resume_run(store: RunStore, run_id: str, brain: Brain, *, worker_id: str,
             waiting for approval; None resumes a failed, resumable run from its checkpoint.
     """
     run = store.get_run(run_id)
+    if run.kind == "loop" and (brain.kg is None or brain.kg.read_only):
+        raise ConfigError(f"Run {run_id} is a closed-loop run: it needs the knowledge graph open for writing, and this "
+                          "process could not open it; another process (the connector's '--worker', or 'serve') holds "
+                          "it: approve with 'indagent runs approve --queue' (that process applies it) or over its API.")
     if decision is not None:
         if run.status != "waiting_approval":
             raise RunStateError(f"Run {run_id} is {run.status}, not waiting_approval; only a waiting run takes a decision.")
@@ -135,6 +177,9 @@ def resume_run(store: RunStore, run_id: str, brain: Brain, *, worker_id: str,
         store.release(run.schedule_id, run.id)
         raise RunStateError(f"Run {run_id} changed state meanwhile; look at it with 'indagent runs show {run_id}'.")
     run = store.get_run(run_id)
+    if run.kind == "loop":  # a crashed cycle runs again on a fresh actions thread (open work orders are not repeated)
+        actor = str(decision.get("by") or _actor(run)) if decision is not None else _actor(run)
+        return _loop_step(store, run, brain, decision, actor=actor)
     try:
         if decision is not None:
             ctx = brain.context(requested_model=run.model, actor=str(decision.get("by") or _actor(run)),
@@ -159,3 +204,35 @@ def cancel_run(store: RunStore, run_id: str) -> RunRecord:
         )
     store.update_run(run_id, pending_approvals=[])
     return store.get_run(run_id)
+
+
+def queue_decision(store: RunStore, run_id: str, decision: dict[str, Any]) -> RunRecord:
+    """Leave a person's decision on a waiting loop run for the worker that holds the KG (it applies it).
+
+    The KG file has one writer; when that is a ``plant connect --worker`` or ``serve`` process, a
+    decision taken elsewhere (``indagent runs approve``) is stored on the run and applied by that
+    process at its next heartbeat (:func:`apply_queued_decisions`).
+    """
+    run = store.get_run(run_id)
+    if run.kind != "loop" or run.status != "waiting_approval" or not run.pending_approvals:
+        raise RunStateError(f"Run {run_id} is a {run.kind} run in state {run.status}; only a loop run waiting for "
+                            "approval takes a queued decision.")
+    pending = [{**run.pending_approvals[0], "queued_decision": decision}, *run.pending_approvals[1:]]
+    if not store.set_status_if(run_id, ("waiting_approval",), pending_approvals=json.dumps(pending, default=str)):
+        raise RunStateError(f"Run {run_id} changed state meanwhile; look at it with 'indagent runs show {run_id}'.")
+    return store.get_run(run_id)
+
+
+def apply_queued_decisions(store: RunStore, settings: Settings, brain_factory: BrainFactory, *,
+                           worker_id: str) -> list[RunRecord]:
+    """Apply the decisions queued on waiting loop runs (see :func:`queue_decision`); returns the runs continued."""
+    queued = [(r, r.pending_approvals[0]["queued_decision"]) for r in store.list_runs(status="waiting_approval", limit=200)
+              if r.kind == "loop" and r.pending_approvals and r.pending_approvals[0].get("queued_decision")]
+    done = []
+    for run, decision in queued:
+        try:
+            with brain_factory(settings) as brain:
+                done.append(resume_run(store, run.id, brain, worker_id=worker_id, decision=decision))
+        except (RunStateError, IndagentError) as exc:  # taken by another worker, or this one cannot write the KG
+            log.info("queued decision on run %s not applied here: %s", run.id, exc)
+    return done

@@ -46,8 +46,45 @@ def _call_rows(run: RunRecord) -> list[list[str]]:
 
 
 def _pending_rows(run: RunRecord) -> list[list[str]]:
-    return [[p.get("tool", ""), _cell(p.get("args", {})), p.get("policy", ""), _cell(p.get("description", ""))]
-            for p in run.pending_approvals]
+    rows = []
+    for p in run.pending_approvals:
+        plan = (p.get("args") or {}).get("actions") if p.get("agent") == "loop" else None
+        if isinstance(plan, list):  # a closed-loop plan: one row per proposed action
+            rows += [[a.get("tool", ""), _cell(a.get("args", {})), p.get("policy", "") + (
+                "" if a.get("needs_approval") else " (allowed)"), _cell(f"{a.get('agent')}: {a.get('why')}")]
+                for a in plan]
+        else:
+            rows.append([p.get("tool", ""), _cell(p.get("args", {})), p.get("policy", ""),
+                         _cell(p.get("description", ""))])
+    return rows
+
+
+def _loop_rows(run: RunRecord) -> list[tuple[str, str]]:
+    """Key facts of a closed-loop cycle (empty for goal runs)."""
+    loop = (run.trace or {}).get("loop")
+    if not loop:
+        return []
+    m = loop.get("maintenance") or {}
+    opt = loop.get("optimization") or {}
+    fm = loop.get("failure_modes") or []
+    rows = [("Plant time", str(loop.get("now") or "-")),
+            ("Screen", ", ".join(f"{h['sensor_id']} z={h['z']}" for h in loop.get("screen", [])[:6]) or "quiet"),
+            ("Degrading asset", loop.get("asset") or "none")]
+    if loop.get("asset"):
+        rows += [("Failure modes", "; ".join(f"{c['name']} ({c['probability']:.2f})" for c in fm[:3]) or "-"),
+                 ("Days to threshold", str((loop.get("days_to_threshold") or {}).get("message", "-"))),
+                 ("Deadline", str(loop.get("deadline") or "-")),
+                 ("Maintenance window", f"{m.get('start')} .. {m.get('end')} on {m.get('machine_id')}" if m else "-"),
+                 ("Plan after", "feasible" if not loop.get("plan_violations") else "; ".join(loop["plan_violations"])),
+                 ("Setpoints", ", ".join(f"{s['asset_id']}.{s['tag']}={s['value']:g}" for s in opt.get("setpoints", []))
+                  or "-")]
+    writes = loop.get("opcua_writes") or []
+    rows += [("OPC UA", f"{len(writes)} setpoints written to {loop.get('opcua_endpoint')}" if writes
+              else loop.get("opcua_error") or (f"endpoint {loop['opcua_endpoint']}" if loop.get("opcua_endpoint")
+                                               else "no endpoint configured (setpoints stored in the KG only)"))]
+    if loop.get("report_md"):
+        rows.append(("Loop report (plots)", f"{loop['report_md']} / {loop.get('report_html')}"))
+    return rows
 
 
 def render_markdown(run: RunRecord) -> str:
@@ -56,6 +93,9 @@ def render_markdown(run: RunRecord) -> str:
     out += ["| | |", "|---|---|"] + [f"| {k} | {_cell(v)} |" for k, v in _facts(run)] + [""]
     answer = (run.trace or {}).get("answer") or ""
     out += ["## Outcome", "", answer or "(no answer)", ""]
+    loop = _loop_rows(run)
+    if loop:
+        out += ["## Closed loop", "", "| | |", "|---|---|"] + [f"| {k} | {_cell(v, limit=400)} |" for k, v in loop] + [""]
     if run.error:
         out += ["## Error", "", run.error, ""]
     calls = _call_rows(run)
@@ -102,6 +142,10 @@ def render_html(run: RunRecord) -> str:
         f"<table>{facts}</table>",
         f"<h2>Outcome</h2><p>{answer}</p>",
     ]
+    loop = _loop_rows(run)
+    if loop:
+        rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in loop)
+        parts.append(f"<h2>Closed loop</h2><table>{rows}</table>")
     if run.error:
         parts.append(f"<h2>Error</h2><pre>{html.escape(run.error)}</pre>")
     parts.append("<h2>Tool calls and decisions</h2>")

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.job import Job
@@ -31,8 +31,17 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from agents.context import ApprovalPolicy
 from agents.runner import new_thread_id
-from server.runs.executor import BrainFactory, RunStateError, execute_run
-from server.runs.store import RunRecord, RunStore, Schedule, new_run_id, new_schedule_id, to_naive_utc, utcnow
+from server.runs.executor import BrainFactory, RunStateError, apply_queued_decisions, execute_run
+from server.runs.store import (
+    LoopSpec,
+    RunRecord,
+    RunStore,
+    Schedule,
+    new_run_id,
+    new_schedule_id,
+    to_naive_utc,
+    utcnow,
+)
 from server.settings import Settings
 from tools.errors import ConfigError
 
@@ -42,6 +51,7 @@ __all__ = [
     "create_schedule",
     "fire_job",
     "make_trigger",
+    "new_run",
     "next_fire_time",
     "run_claimed",
     "run_now",
@@ -118,7 +128,8 @@ def _add_job(store: RunStore, scheduler: BaseScheduler | None, sched_id: str, tr
 def create_schedule(
     store: RunStore,
     *,
-    goal: str,
+    goal: str = "",
+    loop: LoopSpec | None = None,
     cron: str | None = None,
     every_s: float | None = None,
     policy: ApprovalPolicy = "require-approval",
@@ -132,7 +143,9 @@ def create_schedule(
 
     Args:
         store: The runs database.
-        goal: What the brain should do, in words (the run's message).
+        goal: What the brain should do, in words (the run's message); with ``loop`` an optional label.
+        loop: Make it a closed-loop schedule: each firing runs one loop cycle on the KG (see
+            :mod:`server.runs.loops`) instead of a goal through the agent graph.
         cron: Five-field crontab expression, evaluated in ``tz``.
         every_s: Or a fixed interval in seconds.
         policy: What the run may apply without a person.
@@ -142,12 +155,14 @@ def create_schedule(
         created_by: Who created it.
         scheduler: A running scheduler in this process (its job is seen at once); None = the store only.
     """
-    goal = " ".join((goal or "").split())
+    goal = " ".join((goal or "").split()) or (loop.describe() if loop is not None else "")
     if not goal:
-        raise ConfigError("The goal is empty; say what the run should do, e.g. --goal 'optimize chiller plant for tomorrow'.")
+        raise ConfigError("The goal is empty; say what the run should do, e.g. --goal 'optimize chiller plant for tomorrow' "
+                          "(or --loop for the closed loop).")
     trigger = make_trigger(cron=cron, every_s=every_s, tz=tz)
     sched = Schedule(
-        id=new_schedule_id(), goal=goal, policy=policy, trigger="cron" if cron else "interval", cron=cron,
+        id=new_schedule_id(), kind="loop" if loop is not None else "goal", goal=goal, loop=loop,
+        policy=policy, trigger="cron" if cron else "interval", cron=cron,
         every_s=every_s, model=model, tz=tz, created_at=utcnow(), created_by=created_by,
     )
     store.add_schedule(sched)
@@ -237,20 +252,17 @@ class SchedulerHandle:
         return self
 
     def beat(self) -> None:
-        """Heartbeat: refresh liveness and fail runs of workers that died since."""
+        """Heartbeat: refresh liveness, fail runs of workers that died since, apply queued loop decisions."""
         self.store.heartbeat(self.worker_id)
         self.recovered += self.store.recover_orphans(stale_after_s=self.stale_after_s)
+        apply_queued_decisions(self.store, self.settings, self.brain_factory, worker_id=self.worker_id)
 
     def fire(self, schedule_id: str, fire_time: datetime) -> RunRecord | None:
         """Claim and execute one firing; None when another worker has it or the schedule is busy/cancelled."""
         sched = self.store.get_schedule(schedule_id)
         if sched.status != "active":
             return None
-        run = RunRecord(
-            id=new_run_id(), schedule_id=sched.id, goal=sched.goal, policy=sched.policy, model=sched.model,
-            status="queued", trigger="schedule", fire_time=to_naive_utc(fire_time), created_at=utcnow(),
-            thread_id=new_thread_id(),
-        )
+        run = new_run(sched, trigger="schedule", fire_time=to_naive_utc(fire_time))
         self._count("fired")
         if not self.store.claim(run, worker_id=self.worker_id):
             log.info("firing %s@%s taken by another worker or a run in progress", schedule_id, fire_time)
@@ -285,6 +297,15 @@ class SchedulerHandle:
             self.store.close()
 
 
+def new_run(sched: Schedule, *, trigger: Literal["schedule", "manual"], fire_time: datetime | None = None) -> RunRecord:
+    """A queued run of ``sched`` (its goal or loop, policy and model), on a fresh thread."""
+    return RunRecord(
+        id=new_run_id(), schedule_id=sched.id, kind=sched.kind, goal=sched.goal, loop=sched.loop, policy=sched.policy,
+        model=sched.model, status="queued", trigger=trigger, fire_time=fire_time, created_at=utcnow(),
+        thread_id=new_thread_id(),
+    )
+
+
 def run_claimed(store: RunStore, run_id: str, settings: Settings, brain_factory: BrainFactory) -> RunRecord:
     """Execute a run already claimed (status running) with a freshly opened brain."""
     try:
@@ -308,10 +329,7 @@ def run_now(store: RunStore, schedule_id: str, settings: Settings, brain_factory
     sched = store.get_schedule(schedule_id)
     if sched.status != "active":
         raise RunStateError(f"Schedule {schedule_id} is cancelled; create a new one with 'indagent runs schedule'.")
-    run = RunRecord(
-        id=new_run_id(), schedule_id=sched.id, goal=sched.goal, policy=sched.policy, model=sched.model,
-        status="queued", trigger="manual", created_at=utcnow(), thread_id=new_thread_id(),
-    )
+    run = new_run(sched, trigger="manual")
     if not store.claim(run, worker_id=worker_id):
         busy = store.get_schedule(schedule_id).running_run_id
         raise RunStateError(f"Schedule {schedule_id} has run {busy} in progress; wait for it ('indagent runs show {busy}').")

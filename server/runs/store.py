@@ -22,10 +22,9 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from datetime import datetime, timedelta
+from typing import Any
 
-from pydantic import BaseModel, Field
 from sqlalchemy import (
     Column,
     DateTime,
@@ -44,10 +43,27 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from agents.context import ApprovalPolicy
-from tools.errors import ConfigError, IndagentError, did_you_mean
+from server.runs.models import (
+    ACTIVE_RUN_STATUSES,
+    LoopSpec,
+    RunKind,
+    RunNotFound,
+    RunRecord,
+    RunStatus,
+    Schedule,
+    ScheduleStatus,
+    TriggerKind,
+    WorkerInfo,
+    new_run_id,
+    new_schedule_id,
+    to_naive_utc,
+    utcnow,
+)
+from tools.errors import ConfigError, did_you_mean
 
 __all__ = [
+    "LoopSpec",
+    "RunKind",
     "RunNotFound",
     "RunRecord",
     "RunStatus",
@@ -59,96 +75,9 @@ __all__ = [
     "engine_url",
     "new_run_id",
     "new_schedule_id",
+    "to_naive_utc",
     "utcnow",
 ]
-
-RunStatus = Literal["queued", "running", "waiting_approval", "succeeded", "failed", "cancelled"]
-ScheduleStatus = Literal["active", "cancelled"]
-TriggerKind = Literal["cron", "interval"]
-ACTIVE_RUN_STATUSES: tuple[RunStatus, ...] = ("queued", "running")
-
-
-class RunNotFound(IndagentError):
-    """An unknown schedule or run id (the message lists the nearest known ids)."""
-
-
-def utcnow() -> datetime:
-    """The current time as naive UTC (the project's timestamp convention)."""
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def to_naive_utc(ts: datetime) -> datetime:
-    """Naive UTC from an aware or naive (assumed UTC) datetime."""
-    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
-
-
-def new_schedule_id() -> str:
-    """A fresh schedule id."""
-    return f"sch_{uuid.uuid4().hex[:10]}"
-
-
-def new_run_id() -> str:
-    """A fresh run id."""
-    return f"run_{uuid.uuid4().hex[:12]}"
-
-
-class Schedule(BaseModel):
-    """A goal the brain pursues on a trigger, under an approval policy."""
-
-    id: str
-    goal: str
-    policy: ApprovalPolicy
-    trigger: TriggerKind
-    cron: str | None = None
-    every_s: float | None = None
-    model: str = "auto"
-    tz: str = "UTC"
-    status: ScheduleStatus = "active"
-    created_at: datetime
-    created_by: str = "cli"
-    running_run_id: str | None = None
-    next_fire_time: datetime | None = Field(default=None, description="From the job store (None when cancelled).")
-
-    def describe_trigger(self) -> str:
-        """``cron 0 2 * * *`` or ``every 3600 s``."""
-        return f"cron {self.cron}" if self.trigger == "cron" else f"every {self.every_s:g} s"
-
-
-class RunRecord(BaseModel):
-    """One autonomous run: its goal, outcome, trace, approvals and report."""
-
-    id: str
-    schedule_id: str | None = None
-    goal: str
-    policy: ApprovalPolicy
-    model: str = "auto"
-    status: RunStatus
-    trigger: Literal["schedule", "manual"] = "schedule"
-    fire_time: datetime | None = None
-    created_at: datetime
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    owner: str | None = Field(default=None, description="Worker id that executes (or executed) it.")
-    thread_id: str
-    trace: dict[str, Any] | None = Field(default=None, description="The AskResult of the last turn.")
-    decisions: list[dict[str, Any]] = Field(default_factory=list, description="Mutating calls and how they were decided.")
-    pending_approvals: list[dict[str, Any]] = Field(default_factory=list)
-    report_md: str | None = None
-    report_html: str | None = None
-    error: str | None = None
-    resumable: bool = False
-    attempts: int = 0
-
-
-class WorkerInfo(BaseModel):
-    """A scheduler process (or a CLI ``run-now``) that may own runs."""
-
-    id: str
-    host: str
-    pid: int
-    started_at: datetime
-    heartbeat_at: datetime
-
 
 _meta = MetaData()
 _schedules = Table(
@@ -157,6 +86,8 @@ _schedules = Table(
     Column("goal", Text, nullable=False),
     Column("policy", String(40), nullable=False),
     Column("trigger", String(16), nullable=False),
+    Column("kind", String(16), nullable=False, server_default="goal"),
+    Column("loop", Text),
     Column("cron", String(120)),
     Column("every_s", String(32)),
     Column("model", String(120), nullable=False, default="auto"),
@@ -170,6 +101,8 @@ _runs = Table(
     "runs", _meta,
     Column("id", String(64), primary_key=True),
     Column("schedule_id", String(64), index=True),
+    Column("kind", String(16), nullable=False, server_default="goal"),
+    Column("loop", Text),
     Column("goal", Text, nullable=False),
     Column("policy", String(40), nullable=False),
     Column("model", String(120), nullable=False, default="auto"),
@@ -207,6 +140,9 @@ _workers = Table(
     Column("heartbeat_at", DateTime, nullable=False),
 )
 _JSON_COLUMNS = ("trace", "decisions", "pending_approvals")
+#: Columns added after the first release: ``(table, column, DDL type)``, added to older databases on open.
+_ADDED_COLUMNS = (("schedules", "kind", "VARCHAR(16) NOT NULL DEFAULT 'goal'"), ("schedules", "loop", "TEXT"),
+                  ("runs", "kind", "VARCHAR(16) NOT NULL DEFAULT 'goal'"), ("runs", "loop", "TEXT"))
 
 
 #: ``pg_advisory_xact_lock`` key held while the tables are created ("runstore" in ASCII).
@@ -289,6 +225,7 @@ class RunStore:
                 time.sleep(0.05)
             _meta.create_all(conn)
             jobs_t.create(conn, checkfirst=True)
+            _add_missing_columns(conn)
 
     def close(self) -> None:
         """Release the connection pool."""
@@ -310,6 +247,7 @@ class RunStore:
         """Insert a schedule row."""
         row = sched.model_dump(exclude={"next_fire_time"})
         row["every_s"] = None if sched.every_s is None else repr(float(sched.every_s))
+        row["loop"] = sched.loop.model_dump_json() if sched.loop is not None else None
         with self._tx() as conn:
             conn.execute(insert(_schedules).values(**row))
         return sched
@@ -496,6 +434,16 @@ class RunStore:
         return failed
 
 
+def _add_missing_columns(conn: Any) -> None:
+    """Bring a runs database of an older release up to date (``ALTER TABLE ... ADD COLUMN``)."""
+    from sqlalchemy import inspect
+
+    insp = inspect(conn)
+    for table, column, ddl in _ADDED_COLUMNS:
+        if column not in {c["name"] for c in insp.get_columns(table)}:
+            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
+
+
 class _Busy(Exception):
     """The schedule already has a run in progress."""
 
@@ -503,11 +451,13 @@ class _Busy(Exception):
 def _schedule(row: Any) -> Schedule:
     d = dict(row)
     d["every_s"] = float(d["every_s"]) if d.get("every_s") else None
+    d["loop"] = json.loads(d["loop"]) if d.get("loop") else None
     return Schedule.model_validate(d)
 
 
 def _run(row: Any) -> RunRecord:
     d = dict(row)
+    d["loop"] = json.loads(d["loop"]) if d.get("loop") else None
     for k in _JSON_COLUMNS:
         d[k] = json.loads(d[k]) if d.get(k) else (None if k == "trace" else [])
     d["resumable"] = bool(d.get("resumable"))
@@ -519,4 +469,5 @@ def _run_row(run: RunRecord) -> dict[str, Any]:
     for k in _JSON_COLUMNS:
         d[k] = json.dumps(d[k], default=str) if d[k] is not None else None
     d["resumable"] = int(run.resumable)
+    d["loop"] = run.loop.model_dump_json() if run.loop is not None else None
     return d

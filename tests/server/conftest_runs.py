@@ -140,3 +140,53 @@ def wait_until(cond: Callable[[], Any], *, timeout_s: float, what: str) -> Any:
             return got
         time.sleep(0.05)
     raise TimeoutError(f"{what} did not happen within {timeout_s} s")
+
+
+# -- closed-loop runs ------------------------------------------------------------------------------
+def loop_brain_on(settings: Settings, kg: KnowledgeStore) -> Any:
+    """A real brain (graph, SQLite checkpointer, scripted model) with the default tools and planner on an open KG."""
+    from agents.planner import default_planner
+    from tools.registry import default_registry
+
+    return open_scripted_brain(settings, script=lambda messages, tools: "Nothing to do.", tools=default_registry(),
+                               planner=default_planner(), kg=kg)
+
+
+@contextmanager
+def loop_brain(settings: Settings) -> Iterator[Brain]:
+    """:func:`loop_brain_on` the configured KG file, opened for writing here.
+
+    Importable by other processes: ``--brain-factory tests.server.conftest_runs:loop_brain``.
+    """
+    with KnowledgeStore(settings.kg_path) as kg, loop_brain_on(settings, kg) as brain:
+        yield brain
+
+
+def live_scenario(*, degrading: bool) -> Any:
+    """The demo's live scenario (small plant): the spindle bearing wear on CNC-07 starts at the live start,
+    or (``degrading=False``) only after the streamed days."""
+    from server.plant.loop import default_live_start
+    from server.plant.model import LiveScenario, build_plant_model
+
+    start = default_live_start(build_plant_model(LiveScenario(days=1)).start)
+    return build_plant_model(LiveScenario(start=start, days=5, fault_onset_h=0.0 if degrading else 240.0))
+
+
+def prepare_live_kg(path: Path, model: Any) -> None:
+    """The demo's live KG (history until the live start, order book moved, live fault recorded)."""
+    from server.plant.loop import prepare_kg
+
+    with KnowledgeStore(path) as kg:
+        prepare_kg(kg, model, seed=0, scale="small", progress=lambda _s, _m: None)
+
+
+def stream_days(path: Path, model: Any, days: float) -> int:
+    """Append the live model's first ``days`` of samples to the KG, as the connector would; returns rows."""
+    from datetime import timedelta
+
+    from server.plant.connector import insert_readings
+
+    n = model.tick_of(model.start + timedelta(days=days))
+    rows = [(s, model.time_of(k), float(model.values[i, k])) for i, s in enumerate(model.sensors) for k in range(n)]
+    with KnowledgeStore(path) as kg:
+        return insert_readings(kg, rows)

@@ -235,6 +235,25 @@ def test_bad_schedule_requests_name_the_field(srv: Srv, body: dict[str, Any], st
     assert err["param"] == param and err["message"]
 
 
+def test_closed_loop_schedule_over_http(srv: Srv) -> None:
+    body = {"loop": {"asset": "CNC-07", "endpoint": "opc.tcp://127.0.0.1:4840/indagent/"}, "every_s": 3600,
+            "policy": "require-approval"}
+    with srv.client() as c:
+        r = c.post("/v1/schedules", json=body)
+        assert r.status_code == 201, r.text
+        sched = r.json()
+        assert sched["kind"] == "loop" and sched["loop"]["asset"] == "CNC-07" and sched["loop"]["lookback_days"] == 7
+        assert sched["goal"].startswith("closed loop on CNC-07") and sched["every_s"] == 3600
+        got = c.get(f"/v1/schedules/{sched['id']}").json()
+        assert got["kind"] == "loop" and got["loop"] == sched["loop"]
+        assert c.delete(f"/v1/schedules/{sched['id']}").status_code == 200
+        for bad, param in (({"endpoint": "http://plc:4840"}, "endpoint"), ({"lookback_days": 0}, "lookback_days"),
+                           ({"assett": "CNC-07"}, "assett")):
+            r = c.post("/v1/schedules", json={"loop": bad, "cron": NEVER})
+            assert r.status_code == 422, r.text
+            assert param in r.json()["error"]["param"], r.json()
+
+
 def test_unknown_ids_and_roles(srv: Srv) -> None:
     with srv.client("viewer") as v:
         assert v.get("/v1/runs").status_code == 200

@@ -267,3 +267,21 @@ def test_missed_firings_coalesce_into_one_run(settings: Settings) -> None:
     missed = [r for r in store.list_runs(schedule_id=sched.id) if r.fire_time < started]
     assert len(missed) == 1 and missed[0].status == "succeeded"
     store.close()
+
+
+def test_runs_database_of_an_older_release_gains_the_loop_columns(settings: Settings) -> None:
+    from sqlalchemy import text
+
+    with RunStore(settings.runs_db_url) as store:
+        old = create_schedule(store, goal="add 1 2", cron="0 2 * * *")
+        with store.engine.begin() as conn:  # what a database of the release before closed-loop runs looked like
+            for table in ("schedules", "runs"):
+                conn.execute(text(f"ALTER TABLE {table} DROP COLUMN kind"))
+                conn.execute(text(f"ALTER TABLE {table} DROP COLUMN loop"))
+    with RunStore(settings.runs_db_url) as store:
+        assert store.get_schedule(old.id).kind == "goal" and store.get_schedule(old.id).loop is None
+        from server.runs import LoopSpec
+
+        new = create_schedule(store, loop=LoopSpec(asset="CNC-07"), cron="0 * * * *")
+        got = store.get_schedule(new.id)
+        assert got.kind == "loop" and got.loop == LoopSpec(asset="CNC-07") and got.goal.startswith("closed loop on CNC-07")

@@ -84,3 +84,18 @@ def test_worker_log_hides_database_passwords() -> None:
 
     assert _redact("postgresql://app:s3cret@db:5432/indagent") == "postgresql://app:***@db:5432/indagent"
     assert _redact("sqlite:////var/runs.sqlite") == "sqlite:////var/runs.sqlite"
+
+
+def test_loop_schedule_options(data_dir: Path) -> None:
+    sched = _json(["schedule", "--loop", "--every", "15m", "--asset", "CNC-07", "--lookback-days", "3",
+                   "--opcua-endpoint", "opc.tcp://plc-gw:4840/", "--policy", "require-approval"])
+    assert sched["kind"] == "loop" and sched["every_s"] == 900 and sched["goal"].startswith("closed loop on CNC-07")
+    assert sched["loop"] == {"asset": "CNC-07", "lookback_days": 3.0, "endpoint": "opc.tcp://plc-gw:4840/", "solver_s": 3.0}
+    assert _json(["show", sched["id"]])["schedule"]["loop"] == sched["loop"]
+    goal = _json(["schedule", "--goal", "write 1", "--every", "2"])
+    assert goal["kind"] == "goal" and goal["loop"] is None and goal["every_s"] == 2
+    for args, msg in ((["--asset", "CNC-07", "--goal", "write 1"], "add --loop"), ([], "--goal"),
+                      (["--loop", "--every", "soon"], "not an interval"),
+                      (["--loop", "--opcua-endpoint", "http://plc"], "opc")):
+        res = runner.invoke(app, ["schedule", *args] + ([] if "--every" in args else ["--cron", "0 2 * * *"]))
+        assert res.exit_code == 2 and msg in res.output, (args, res.output)
