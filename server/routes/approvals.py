@@ -18,6 +18,7 @@ from agents.runner import pending_approvals, resume
 from agents.state import AskResult
 from server.auth import utc_now
 from server.deps import ApiError, BrainDep, DBDep, EngineerDep, SettingsDep, ViewerDep, audit_detail
+from server.plant.actions import PLAN_TOOL
 from server.routes.runs import RunSummary, StoreDep, run_summary, run_worker, sync_run_approvals
 from server.routes.turns import (
     THREAD_ID_PATTERN,
@@ -52,7 +53,12 @@ class DecideRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     decision: Literal["approve", "reject", "edit"]
-    args: dict[str, Any] | None = Field(None, description="With `edit`: the arguments to change.")
+    args: dict[str, Any] | None = Field(
+        None, description="With `edit`: the arguments to change. For a closed-loop plan (tool `closed_loop_plan`), "
+                          "keyed by the plan's tool, e.g. {\"create_work_order\": {\"priority\": \"high\"}}.")
+    tools: dict[str, Literal["approve", "reject"]] | None = Field(
+        None, description="Closed-loop plans only: a decision per tool of the plan that overrides `decision`, "
+                          "e.g. {\"write_setpoints\": \"reject\"}.")
     comment: str | None = Field(None, max_length=2000, description="Why (kept in the trace and the audit log).")
 
 
@@ -94,6 +100,47 @@ def _require(db: Any, approval_id: str, *, store: RunStore | None = None) -> App
     return ap
 
 
+def _plan_tools(ap: Approval) -> dict[str, dict[str, Any]]:
+    """A closed-loop plan's remaining actions: tool -> its proposed arguments."""
+    return {str(a.get("tool")): dict(a.get("args") or {}) for a in ap.args.get("actions") or [] if isinstance(a, dict)}
+
+
+def _check_plan_fields(ap: Approval, body: DecideRequest) -> None:
+    """``tools`` only goes with a closed-loop plan, and names tools of that plan."""
+    if not body.tools:
+        return
+    if ap.tool != PLAN_TOOL:
+        raise ApiError(422, f"tools: per-tool decisions are for closed-loop plans; approval {ap.id!r} is one "
+                            f"{ap.tool} call: use decision alone.", param="tools")
+    actions = _plan_tools(ap)
+    for tool in body.tools:
+        if tool not in actions:
+            raise ApiError(422, f"tools.{tool}: not in this plan; the plan has {', '.join(sorted(actions))}.",
+                           param=f"tools.{tool}")
+
+
+def _check_edit(brain: Any, ap: Approval, args: dict[str, Any]) -> None:
+    """Validate an edit against the tool's argument schema (each tool of a plan against its own); 422 if bad."""
+    if ap.tool != PLAN_TOOL:
+        try:
+            brain.tools.get(ap.tool).validate_args({**ap.args, **args})
+        except ToolRetry as exc:
+            raise ApiError(422, f"args: {exc}", param="args") from None
+        return
+    actions = _plan_tools(ap)
+    for tool, change in args.items():
+        if tool not in actions:
+            raise ApiError(422, f"args.{tool}: not in this plan; edit one of {', '.join(sorted(actions))}, e.g. "
+                                f"{{\"{min(actions, default='create_work_order')}\": {{...}}}}.", param=f"args.{tool}")
+        if not isinstance(change, dict):
+            raise ApiError(422, f"args.{tool}: give the arguments to change as an object, e.g. "
+                                f"{{\"priority\": \"high\"}}.", param=f"args.{tool}")
+        try:
+            brain.tools.get(tool).validate_args({**actions[tool], **change})
+        except ToolRetry as exc:
+            raise ApiError(422, f"args.{tool}: {exc}", param=f"args.{tool}") from None
+
+
 def _resume_run(request: Request, store: RunStore, run: RunRecord, call_id: str,
                 decision: dict[str, Any]) -> tuple[RunRecord, RunRecord] | None:
     """Resume the run owning the thread with ``decision``: (run before, run after); None when it moved on."""
@@ -119,20 +166,18 @@ async def decide(
                  comment=body.comment)
     if ap.status != "pending":
         raise ApiError(409, f"Approval {ap.id!r} is already {ap.status}.", param="approval_id", code="already_decided")
+    _check_plan_fields(ap, body)
     if body.decision == "edit":
         if not body.args:
             raise ApiError(422, "args: an edit needs the arguments to change, e.g. {\"value\": 3}.", param="args")
-        try:
-            brain.tools.get(ap.tool).validate_args({**ap.args, **body.args})
-        except ToolRetry as exc:
-            raise ApiError(422, f"args: {exc}", param="args") from None
+        _check_edit(brain, ap, body.args)
         audit_detail(request, args=body.args)
     if not db.execute("UPDATE approvals SET status = 'deciding' WHERE id = ? AND status = 'pending'", (ap.id,)):
         raise ApiError(409, f"Approval {ap.id!r} is being decided by someone else.", param="approval_id",
                        code="already_decided")
     ctx = turn_context(brain, who, "auto")
     decision = {"decision": body.decision, "by": who.id, "comment": body.comment,
-                **({"args": body.args} if body.decision == "edit" else {})}
+                **({"args": body.args} if body.decision == "edit" else {}), **({"tools": body.tools} if body.tools else {})}
 
     owner = store.find_by_thread(ap.thread_id)  # a scheduled run: resume through it (status, trace, report)
 

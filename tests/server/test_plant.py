@@ -317,13 +317,22 @@ def test_loop_run_plan_is_approved_over_http(live_kg_file: Path, data_dir: Path,
             f"/v1/approvals/{mine[0]['id']}"]
         assert srv.app.state.brain.kg.scalar("SELECT count(*) FROM work_orders WHERE asset_id = 'CNC-07' "
                                              "AND status = 'open'") == 0
-        r = c.post(run["links"]["approvals"][0], json={"decision": "approve", "comment": "window agreed"})
+        url = run["links"]["approvals"][0]
+        for bad, param in (({"decision": "edit", "args": {"create_workorder": {"priority": "high"}}}, "args.create_workorder"),
+                           ({"decision": "edit", "args": {"create_work_order": {"priority": "asap"}}}, "args.create_work_order"),
+                           ({"decision": "edit", "args": {"create_work_order": "high"}}, "args.create_work_order"),
+                           ({"decision": "approve", "tools": {"write_setpoint": "reject"}}, "tools.write_setpoint")):
+            r = c.post(url, json=bad)
+            assert r.status_code == 422 and r.json()["error"]["param"] == param, r.text
+        r = c.post(url, json={"decision": "edit", "args": {"create_work_order": {"priority": "urgent"}},
+                              "comment": "window agreed, but it is urgent"})
         assert r.status_code == 200, r.text
-        assert r.json()["run"]["status"] == "succeeded" and r.json()["approval"]["status"] == "approved"
+        assert r.json()["run"]["status"] == "succeeded" and r.json()["approval"]["status"] == "edited"
         detail = c.get(f"/v1/runs/{run['id']}").json()
-        assert [d["decision"] for d in detail["decisions"]] == ["approved"] * 3 and detail["pending_approvals"] == []
+        assert [d["decision"] for d in detail["decisions"]] == ["edited", "approved", "approved"], detail["decisions"]
+        assert detail["pending_approvals"] == []
         kg = srv.app.state.brain.kg
-        assert kg.scalar("SELECT count(*) FROM work_orders WHERE asset_id = 'CNC-07' AND status = 'open'") == 1
+        assert kg.scalar("SELECT props->>'priority' FROM work_orders WHERE asset_id = 'CNC-07' AND status = 'open'") == "urgent"
         assert kg.scalar("SELECT count(*) FROM schedules WHERE status = 'published'") == 1
         assert kg.scalar("SELECT count(*) FROM setpoints") == 5
         assert "no OPC UA endpoint configured" in " ".join(t["summary"] for t in detail["loop_result"]["trace"])
