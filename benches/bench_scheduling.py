@@ -8,10 +8,12 @@ makespan, wall time.
 
 Then the rescheduling ratio on 20x15 instances (abz7; Taillard's ta11-ta13 generated from their
 seeds) for two events (the busiest machine down, the operation running on it late, each 8 % of
-the plan, at a quarter of the plan): the time ``reschedule`` (right-shift + LNS + stability
-phase) needs to reach the makespan a from-scratch solve of the same post-event problem ends with,
-divided by the time the from-scratch solve needed to reach it; same worker count, same run.
-Target: <= 0.2.
+the plan, at a quarter of the plan). A from-scratch solve of the post-event problem ends at M*,
+first reached after t*; ``reschedule`` (right shift, bound-targeted search + LNS, stability
+phase) then runs with ``time_limit = 0.2 t*`` and meets the target when it held a plan <= M*
+within that budget. Also reported: the same with 20 % of the from-scratch wall time, and the
+same search started from a dispatching-rule plan instead of the old plan (ablation). Same
+worker count, same run. Target: met.
 
     python benches/bench_scheduling.py                 # short: 2 s and 5 s on a subset + resched abz7, ta11 (~4 min)
     python benches/bench_scheduling.py --full          # 10 s and 60 s on every instance (long)
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
+import os
 import statistics
 import sys
 import time
@@ -39,11 +41,14 @@ from tools.scheduling import (  # noqa: E402
     MachineDown,
     OperationLate,
     ScheduledOp,
+    best_dispatch,
     load_instance,
     parse_instance,
     reschedule,
     solve,
 )
+from tools.scheduling.heuristics import makespan_lower_bound  # noqa: E402
+from tools.scheduling.lns import improve  # noqa: E402
 from tools.scheduling.model import ProgressPoint  # noqa: E402
 from tools.scheduling.reschedule import apply_event, fixed_prefix, right_shift  # noqa: E402
 from tools.scheduling.solver import JobShopModel  # noqa: E402
@@ -147,10 +152,40 @@ def make_event(kind: str, base: list[ScheduledOp], now: int) -> MachineDown | Op
     return OperationLate(job=late.job, op=late.op, delay=size)
 
 
-def reschedule_case(
-    inst: Instance, base: list[ScheduledOp], kind: str, *, workers: int, limit: float, repair_limit: float, seed: int
+def _repair_run(
+    inst: Instance,
+    base: list[ScheduledOp],
+    event: MachineDown | OperationLate,
+    *,
+    now: int,
+    budget: float,
+    target: int,
+    fixed: dict[tuple[int, int], ScheduledOp],
+    workers: int,
+    seed: int,
 ) -> dict[str, object]:
-    """One event: from-scratch solve vs repair, same post-event problem, same worker count."""
+    """``reschedule`` with ``time_limit=budget``: when (if) it first held a plan as good as ``target``."""
+    t0 = time.perf_counter()
+    rep = reschedule(inst, base, event, now=now, time_limit=budget, workers=workers, seed=seed)
+    wall = time.perf_counter() - t0
+    assert validate(rep.instance, rep.solution) == [], "repaired schedule is invalid"
+    t_rep = time_to_reach(rep.solution.progress, target)
+    return {
+        "budget_s": round(budget, 3),
+        "makespan": rep.makespan_after,
+        "lower_bound": rep.solution.lower_bound,
+        "moved_ops": rep.n_moved,
+        "wall_s": round(wall, 3),
+        "keeps_fixed_ops": all(rep.solution.by_key()[k] == s for k, s in fixed.items()),
+        "time_to_scratch_quality_s": None if t_rep is None else round(t_rep, 3),
+        "met": t_rep is not None and t_rep <= budget and rep.makespan_after <= target,
+    }
+
+
+def reschedule_case(
+    inst: Instance, base: list[ScheduledOp], kind: str, *, workers: int, limit: float, seed: int
+) -> dict[str, object]:
+    """One event: from-scratch solve, then repairs given 20 % of its time; same post-event problem, same workers."""
     now = makespan_of(base) // 4
     event = make_event(kind, base, now)
     after = apply_event(inst, base, event, now=now)
@@ -164,28 +199,42 @@ def reschedule_case(
     scratch_wall = time.perf_counter() - t0
     assert validate(after, scratch) == [], "from-scratch schedule is invalid"
     t_scratch = time_to_reach(scratch.progress, scratch.makespan, build_s) or scratch_wall
-    rep = reschedule(inst, base, event, now=now, time_limit=repair_limit, workers=workers, seed=seed)
-    assert validate(rep.instance, rep.solution) == [], "repaired schedule is invalid"
-    fixed_ok = all(rep.solution.by_key()[k] == s for k, s in fixed.items())
-    shifted = right_shift(after, base, fixed=fixed, now=now)
-    t_rep = time_to_reach(rep.solution.progress, scratch.makespan)
+    target = scratch.makespan
+    common = {"now": now, "target": target, "fixed": fixed, "workers": workers, "seed": seed}
+    # primary (strict): 20 % of the time the from-scratch solve needed to reach its final makespan
+    strict = _repair_run(inst, base, event, budget=0.2 * t_scratch, **common)  # type: ignore[arg-type]
+    # secondary (lenient): 20 % of the from-scratch wall time (its time limit, unless it proved optimality sooner)
+    lenient = _repair_run(inst, base, event, budget=0.2 * scratch_wall, **common)  # type: ignore[arg-type]
+    # ablation: the same bound-targeted search started from the dispatching-rule plan instead of the old plan
+    t1 = time.perf_counter()
+    lb, _machine = makespan_lower_bound(after, fixed=fixed, not_before=now)
+    start = best_dispatch(after, fixed=fixed, not_before=now)
+    abl = improve(after, start, fixed=fixed, not_before=now, time_limit=0.2 * t_scratch, workers=workers, seed=seed,
+                  t0=t1, lower_bound=lb)  # fmt: skip
+    t_abl = time_to_reach(abl.progress, target)
     return {
         "event": event.model_dump(),
         "now": now,
         "fixed_ops": len(fixed),
-        "right_shift_makespan": makespan_of(shifted),
-        "from_scratch_makespan": scratch.makespan,
+        "lower_bound": lb,
+        "right_shift_makespan": makespan_of(right_shift(after, base, fixed=fixed, now=now)),
+        "from_scratch_makespan": target,
+        "from_scratch_lower_bound": scratch.lower_bound,
         "from_scratch_time_to_final_s": round(t_scratch, 3),
         "from_scratch_wall_s": round(scratch_wall, 3),
-        "repair_makespan": rep.makespan_after,
-        "repair_moved_ops": rep.n_moved,
-        "repair_wall_s": round(rep.repair_s, 3),
-        "repair_keeps_fixed_ops": fixed_ok,
-        "repair_time_to_scratch_quality_s": None if t_rep is None else round(t_rep, 3),
-        # primary: against the from-scratch time to its final makespan (the stricter denominator)
-        "ratio": None if t_rep is None else round(t_rep / max(t_scratch, 1e-3), 3),
-        "ratio_vs_scratch_wall": None if t_rep is None else round(t_rep / scratch_wall, 3),
-        "met": t_rep is not None and t_rep <= 0.2 * t_scratch,
+        "repair": strict,
+        "repair_vs_wall": lenient,
+        "ablation_from_dispatch": {
+            "makespan": abl.objective_value,
+            "time_to_scratch_quality_s": None if t_abl is None else round(t_abl, 3),
+            "met": t_abl is not None and t_abl <= 0.2 * t_scratch,
+        },
+        # the repair's time to the from-scratch makespan / the from-scratch time to it (None: not within 20 %)
+        "ratio": None
+        if strict["time_to_scratch_quality_s"] is None
+        else round(float(strict["time_to_scratch_quality_s"]) / max(t_scratch, 1e-3), 3),  # type: ignore[arg-type]
+        "met": strict["met"],
+        "met_vs_wall": lenient["met"],
     }
 
 
@@ -195,11 +244,11 @@ def reschedule_section(
     *,
     workers: int,
     limit: float,
-    repair_limit: float,
     base_limit: float,
     repeats: int,
 ) -> dict[str, object]:
     """Rescheduling ratio over instances x events x repeats (one base plan per instance)."""
+    load0 = os.getloadavg()[0]
     cases = []
     for name in names:
         inst = resched_instance(name)
@@ -207,37 +256,43 @@ def reschedule_section(
         assert validate(inst, base) == []
         for kind in events:
             for rep in range(repeats):
-                row = reschedule_case(
-                    inst, base.operations, kind, workers=workers, limit=limit, repair_limit=repair_limit, seed=rep
-                )
+                row = reschedule_case(inst, base.operations, kind, workers=workers, limit=limit, seed=rep)
                 row = {"instance": name, "size": f"{inst.n_jobs}x{inst.n_machines}", "base_makespan": base.makespan,
                        "repeat": rep, **row}  # fmt: skip
                 cases.append(row)
+                r, lw, ab = row["repair"], row["repair_vs_wall"], row["ablation_from_dispatch"]
                 print(
-                    f"resched {name} {kind:14s} #{rep}: scratch {row['from_scratch_makespan']} at "
-                    f"{row['from_scratch_time_to_final_s']}s, right-shift {row['right_shift_makespan']}, repair "
-                    f"{row['repair_makespan']}, reached scratch at {row['repair_time_to_scratch_quality_s']}s "
-                    f"-> ratio {row['ratio']}",
+                    f"resched {name} {kind:14s} #{rep}: bound {row['lower_bound']}, right-shift "
+                    f"{row['right_shift_makespan']}, scratch {row['from_scratch_makespan']} at "
+                    f"{row['from_scratch_time_to_final_s']}s (wall {row['from_scratch_wall_s']}s); repair in "
+                    f"{r['budget_s']}s: {r['makespan']} (reached at {r['time_to_scratch_quality_s']}, met {r['met']}); "
+                    f"in {lw['budget_s']}s: {lw['makespan']} (met {lw['met']}); from dispatch: {ab['makespan']} "
+                    f"(met {ab['met']})",  # type: ignore[index]
                     file=sys.stderr,
                     flush=True,
                 )
-    # a case whose repair never reached the from-scratch makespan counts as an infinite ratio
-    ratios = sorted(c["ratio"] if isinstance(c["ratio"], float) else math.inf for c in cases)
-    reached = [r for r in ratios if math.isfinite(r)]
-    median = statistics.median(ratios) if ratios else math.inf
+    ratios = sorted(c["ratio"] for c in cases if isinstance(c["ratio"], float))
+
+    def count(key: str) -> str:
+        return f"{sum(bool(c[key]) for c in cases)}/{len(cases)}"
+
     return {
         "setup": (
             f"base plan = {base_limit:g} s solve; at now = makespan/4 an event of 8 % of the makespan on the machine "
-            f"with the most work left; from scratch = strong model on the post-event problem ({limit:g} s); "
-            f"repair = reschedule(time_limit={repair_limit:g} s); ratio = repair time to the from-scratch final "
-            "makespan / from-scratch time to that makespan (both clocks include model building)"
+            f"with the most work left; from scratch = strong model on the post-event problem ({limit:g} s), t* = its "
+            "time to its final makespan M* (clock includes model building); repair = reschedule(time_limit=0.2 t*) "
+            "(right shift, bound-targeted search + LNS, stability phase), met when it held a plan <= M* within that "
+            "budget; repair_vs_wall: the same with time_limit = 0.2 x the from-scratch wall time; "
+            "ablation_from_dispatch: the repair's search started from the dispatching-rule plan, not the old plan"
         ),
         "workers": workers,
         "target_ratio": 0.2,
-        "met": f"{sum(bool(c['met']) for c in cases)}/{len(cases)}",
-        "reached": f"{len(reached)}/{len(cases)}",
-        "median_ratio": round(median, 3) if math.isfinite(median) else None,
-        "ratios_reached": [round(r, 3) for r in reached],
+        "met": count("met"),
+        "met_vs_wall": count("met_vs_wall"),
+        "ablation_met": f"{sum(bool(c['ablation_from_dispatch']['met']) for c in cases)}/{len(cases)}",  # type: ignore[index]
+        "repairs_keep_fixed_ops": all(c["repair"]["keeps_fixed_ops"] for c in cases),  # type: ignore[index]
+        "ratios_met": ratios,
+        "load_avg_1m_start_end": [round(load0, 2), round(os.getloadavg()[0], 2)],
         "cases": cases,
     }
 
@@ -252,7 +307,6 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=None, help="runs per instance and event (default 1, --full 2)")
     ap.add_argument("--scratch-limit", type=float, default=10.0, help="from-scratch solve seconds")
     ap.add_argument("--base-limit", type=float, default=10.0, help="seconds for the running (base) plan")
-    ap.add_argument("--repair-limit", type=float, default=5.0, help="repair time limit in seconds")
     args = ap.parse_args()
     names = args.instances or (list(BEST_KNOWN) if args.full else SHORT)
     limits = [10.0, 60.0] if args.full else [2.0, 5.0]
@@ -278,11 +332,13 @@ def main() -> int:
         RESCHED_EVENTS,
         workers=args.workers,
         limit=args.scratch_limit,
-        repair_limit=args.repair_limit,
         base_limit=args.base_limit,
         repeats=args.repeats or (2 if args.full else 1),
     )
-    print(f"reschedule: met {resched['met']}, median ratio {resched['median_ratio']}", file=sys.stderr)
+    print(
+        f"reschedule: met {resched['met']} (vs wall {resched['met_vs_wall']}; from dispatch {resched['ablation_met']})",
+        file=sys.stderr,
+    )
     out = {
         "bench": "scheduling",
         "mode": ("resched-only" if args.resched_only else "full" if args.full else "short"),

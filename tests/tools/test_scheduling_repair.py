@@ -15,6 +15,7 @@ from tools.scheduling import (
     Operation,
     OperationLate,
     RushOrder,
+    ScheduledOp,
     best_dispatch,
     find_idle_gap,
     insert_maintenance,
@@ -23,6 +24,7 @@ from tools.scheduling import (
     solve,
     validate,
 )
+from tools.scheduling.heuristics import makespan_lower_bound
 from tools.scheduling.lns import improve
 from tools.scheduling.reschedule import apply_event, fixed_prefix, right_shift
 from tools.scheduling.validate import makespan_of
@@ -173,6 +175,7 @@ def test_repair_keeps_finished_ops_is_valid_and_never_worse_than_right_shift(la0
     assert validate(res.instance, shifted) == []
     assert res.makespan_after <= makespan_of(shifted)
     assert res.solution.progress[0].makespan == makespan_of(shifted)  # the search starts from the right shift
+    assert makespan_lower_bound(res.instance, fixed=fixed, not_before=now)[0] <= res.solution.lower_bound
     assert res.solution.lower_bound <= res.makespan_after
 
 
@@ -199,3 +202,44 @@ def test_lns_proves_a_small_instance_optimal() -> None:
     assert res.proven_optimal and res.stopped == "optimal"
     assert res.objective_value == 55  # ft06's optimum
     assert validate(inst, res.operations) == []
+
+
+def test_lower_bound_counts_downtime_fixed_ops_and_tails() -> None:
+    def op(machine: int, duration: int) -> Operation:
+        return Operation(alternatives=(Alternative(machine=machine, duration=duration),))
+
+    jobs = (Job(operations=(op(0, 3),)), Job(operations=(op(0, 4), op(1, 2))), Job(operations=(op(0, 5),)))
+    inst = load_instance(BENCH / "jsp" / "ft06.txt").model_copy(update={"n_machines": 2, "jobs": jobs})
+    assert makespan_lower_bound(inst) == (12, 0)  # 3 + 4 + 5 on machine 0
+    down = inst.with_downtimes([Downtime(machine=0, start=2, end=5)])
+    assert makespan_lower_bound(down) == (15, 0)  # machine 0 loses [2, 5) before its work is done
+    # a running operation blocks its machine until it ends; free work starts at `not_before` at the earliest
+    running = {(0, 0): ScheduledOp(job=0, op=0, machine=0, start=0, end=3)}
+    assert makespan_lower_bound(inst, fixed=running, not_before=1) == (12, 0)  # 3 + 4 + 5
+    assert makespan_lower_bound(inst, fixed=running, not_before=10) == (19, 0)  # 10 + 4 + 5
+    # a long chain: the job bound (its shortest work) wins
+    chain = Job(operations=(op(1, 9), op(2, 9), op(3, 9)))
+    assert makespan_lower_bound(inst.model_copy(update={"n_machines": 4, "jobs": (*jobs, chain)}))[0] == 27
+
+
+@pytest.mark.parametrize("machine", range(6))
+def test_lower_bound_never_exceeds_the_optimum(machine: int) -> None:
+    inst = load_instance(BENCH / "jsp" / "ft06.txt").with_downtimes([Downtime(machine=machine, start=0, end=40)])
+    best = solve(inst, time_limit=10, workers=2)
+    assert best.status == "OPTIMAL"
+    bound, _ = makespan_lower_bound(inst)
+    assert 0 < bound <= best.makespan
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_lns_stops_when_it_meets_the_bound(workers: int) -> None:
+    # machine 5 down for [0, 40) makes it the bottleneck: the one-machine bound (83) is the optimum
+    inst = load_instance(BENCH / "jsp" / "ft06.txt").with_downtimes([Downtime(machine=5, start=0, end=40)])
+    bound, machine = makespan_lower_bound(inst)
+    start = best_dispatch(inst)
+    assert machine == 5 and makespan_of(start) > bound
+    res = improve(inst, start, fixed={}, not_before=0, time_limit=20, workers=workers, lower_bound=bound)
+    assert validate(inst, res.operations) == []
+    assert res.objective_value == bound == res.lower_bound
+    assert res.proven_optimal and res.stopped == "optimal"
+    assert res.progress[-1].t < 10  # stopped early, not at the time limit

@@ -4,6 +4,9 @@ A non-delay list scheduler: at each step every job's next operation is placed at
 feasible start on each eligible machine (inserted into the first idle gap long enough, so
 downtime windows and fixed operations are respected); the operation with the earliest start
 wins, ties broken by the priority rule. Several rules run and the best schedule is kept.
+
+Also here: the right-shift :func:`repair` of an old plan after an event, and
+:func:`makespan_lower_bound` (one-machine and job relaxations), which a repair aims at.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Literal
 from tools.scheduling.model import Instance, ScheduledOp
 from tools.scheduling.validate import makespan_of, weighted_tardiness_of
 
-__all__ = ["Rule", "best_dispatch", "dispatch", "repair"]
+__all__ = ["Rule", "best_dispatch", "dispatch", "makespan_lower_bound", "repair"]
 
 Rule = Literal["MWKR", "SPT", "MOPNR", "EDD"]
 RULES: tuple[Rule, ...] = ("MWKR", "SPT", "MOPNR", "EDD")
@@ -196,3 +199,77 @@ def repair(
         out.append(ScheduledOp(job=j, op=o, machine=m, start=t, end=t + dur))
         ready[j] = t + dur
     return sorted(out, key=lambda s: (s.job, s.op))
+
+
+def makespan_lower_bound(
+    instance: Instance,
+    *,
+    fixed: Mapping[tuple[int, int], ScheduledOp] | None = None,
+    not_before: int = 0,
+) -> tuple[int, int | None]:
+    """A makespan lower bound from one-machine relaxations, and the machine that gives it.
+
+    For every machine, the operations that can only run there (one eligible machine) get a head
+    (their job's ready time plus the shortest work before them) and a tail (the shortest work
+    after them). For every head threshold ``h`` and tail threshold ``q``, the operations with
+    head >= h and tail >= q need their total duration of machine time from ``h`` on, around the
+    machine's blocked periods (downtime, fixed operations), plus ``q``. The job bound (ready
+    time plus the shortest remaining work) is included. Returns ``(bound, machine)``; the
+    machine is None when a job bound is the largest.
+
+    Args:
+        instance: The instance (downtime windows included).
+        fixed: Operations that stay where they are (a prefix of their job).
+        not_before: No free operation starts before this time.
+    """
+    fixed = dict(fixed or {})
+    per_machine: dict[int, list[tuple[int, int, int]]] = {}  # machine -> (head, duration, tail)
+    bound, machine = max((s.end for s in fixed.values()), default=0), None
+    for j, job in enumerate(instance.jobs):
+        ready = max(job.release, not_before)
+        first = 0
+        while (j, first) in fixed:
+            ready = max(ready, fixed[(j, first)].end)
+            first += 1
+        ops = job.operations[first:]
+        head = ready
+        rest = sum(op.min_duration for op in ops)
+        if ready + rest > bound:
+            bound, machine = ready + rest, None
+        for op in ops:
+            rest -= op.min_duration
+            if len(op.alternatives) == 1:
+                a = op.alternatives[0]
+                per_machine.setdefault(a.machine, []).append((head, a.duration, rest))
+            head += op.min_duration
+    blocked: dict[int, list[tuple[int, int]]] = {}
+    for d in instance.downtimes:
+        blocked.setdefault(d.machine, []).append((d.start, d.end))
+    for s in fixed.values():
+        blocked.setdefault(s.machine, []).append((s.start, s.end))
+    for m, ops in per_machine.items():
+        gaps = sorted(blocked.get(m, []))
+        for h in sorted({o[0] for o in ops}):
+            sel = sorted((o for o in ops if o[0] >= h), key=lambda o: -o[2])
+            work = 0
+            for i, (_hd, dur, tail) in enumerate(sel):
+                work += dur
+                if i + 1 < len(sel) and sel[i + 1][2] == tail:
+                    continue  # same tail threshold: take the whole group
+                end = _finish(gaps, h, work) + tail
+                if end > bound:
+                    bound, machine = end, m
+    return bound, machine
+
+
+def _finish(blocked: list[tuple[int, int]], t: int, work: int) -> int:
+    """When ``work`` units of machine time starting at ``t`` are done, skipping ``blocked`` periods (sorted)."""
+    for a, b in blocked:
+        if b <= t:
+            continue
+        if t + work <= a:
+            break
+        if a > t:
+            work -= a - t
+        t = max(t, b)
+    return t + work

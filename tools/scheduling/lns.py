@@ -11,6 +11,16 @@ becomes the incumbent. The window size adapts: it grows while sub-problems are s
 optimality and shrinks when they time out. A window that covers every free operation and is
 solved to optimality proves the incumbent optimal, and the search stops.
 
+With a proven makespan lower bound (:func:`~tools.scheduling.heuristics.makespan_lower_bound`),
+every other iteration is a *targeted* search instead: the whole free part with the makespan
+capped at a target, searched depth-first (CP-SAT fixed search, a hundred conflicts at most) with
+every operation in turn at its earliest start, in the start order of a guide plan. Targets
+alternate between the bound (guides in turn: the starting plan, i.e. the old plan's order, then
+dispatching-rule plans, later the incumbent, with random perturbation) and half-way between the
+highest target missed and the incumbent. After a disruption on the bottleneck machine the bound is
+often the optimum and one such search finds it; the search stops as soon as the incumbent meets
+the bound, and a target proven infeasible raises it.
+
 ``workers`` threads search in parallel on the shared incumbent (CP-SAT releases the GIL while
 it solves).
 """
@@ -21,7 +31,7 @@ import itertools
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -35,6 +45,8 @@ __all__ = ["LnsResult", "improve"]
 Key = tuple[int, int]
 #: CP-SAT parameters of a sub-solve: light presolve (sub-models are small and re-built each time)
 SUB_PARAMS: dict[str, int] = {"symmetry_level": 0, "cp_model_probing_level": 0, "max_presolve_iterations": 1}
+#: conflicts a guided (depth-first) search may hit before it gives up: it succeeds quickly or thrashes
+GUIDED_CONFLICTS = 100
 
 
 @dataclass
@@ -49,6 +61,7 @@ class LnsResult:
     optimal_subproblems: int = 0
     proven_optimal: bool = False
     stopped: Literal["time_limit", "target", "optimal"] = "time_limit"
+    lower_bound: int = 0
 
 
 @dataclass
@@ -78,8 +91,11 @@ class _SubModel:
         bound: int,
         horizon: int,
         objective: Objective,
+        floor: int = 0,
+        order: list[Key] | None = None,
     ) -> None:
         self.instance = instance
+        self.guided = order is not None
         self.inc = inc
         m = self.model = cp_model.CpModel()
         self.ops: dict[Key, _Vars] = {}
@@ -130,11 +146,12 @@ class _SubModel:
                 self.ops[key] = _Vars(start, end, pres)
                 if key not in relaxed:
                     seqs.setdefault(s.machine, []).append(s)
-                m.add_hint(start, s.start)
-                m.add_hint(end, s.end)
-                for mach, present in pres.items():
-                    if isinstance(present, cp_model.IntVar):
-                        m.add_hint(present, mach == s.machine)
+                if order is None:  # a guided search starts elsewhere: the incumbent misses its target
+                    m.add_hint(start, s.start)
+                    m.add_hint(end, s.end)
+                    for mach, present in pres.items():
+                        if isinstance(present, cp_model.IntVar):
+                            m.add_hint(present, mach == s.machine)
             ends.append(prev)
             if job.due is not None and job.weight > 0:
                 t = m.new_int_var(0, max(0, horizon - job.due), f"t{j}")
@@ -150,13 +167,19 @@ class _SubModel:
         inc_ms = max(s.end for s in inc.values())
         self.makespan = m.new_int_var(0, max(horizon, inc_ms), "makespan")
         m.add_max_equality(self.makespan, ends)
-        m.add_hint(self.makespan, inc_ms)
+        if order is None:
+            m.add_hint(self.makespan, inc_ms)
         terms: list[cp_model.LinearExprT] = [self.makespan] if objective != "weighted_tardiness" else []
         if objective != "makespan":
             terms += tardiness
         expr = cp_model.LinearExpr.sum(terms or [self.makespan * 0])
         m.add(expr <= bound)
+        if floor > 0 and objective == "makespan":
+            m.add(expr >= floor)
         m.minimize(expr)
+        if order is not None:  # depth-first: each operation in turn at its earliest start
+            starts = [self.ops[k].start for k in order if k in self.ops]
+            m.add_decision_strategy(starts, cp_model.CHOOSE_FIRST, cp_model.SELECT_MIN_VALUE)
 
     def extract(self, solver: cp_model.CpSolver) -> dict[Key, ScheduledOp]:
         out = dict(self.inc)
@@ -193,6 +216,9 @@ class _Search:
         self.improvements = 0
         self.optimal = 0
         self.proven = False
+        self.lower = 0  # proven lower bound of the objective
+        self.tries = 0  # targeted searches so far
+        self.failed = -1  # the highest target a guided search missed (heuristic, not a proof)
 
 
 def improve(
@@ -209,8 +235,15 @@ def improve(
     target: int | None = None,
     sub_time: float = 0.25,
     t0: float | None = None,
+    lower_bound: int | None = None,
+    guides: Sequence[list[ScheduledOp]] = (),
 ) -> LnsResult:
     """Improve a feasible schedule by LNS with CP-SAT sub-solves until ``time_limit``.
+
+    With a makespan ``lower_bound``, every worker alternates targeted searches (see the module
+    docstring) with LNS iterations, starting with a targeted one. A schedule found becomes the
+    incumbent; a target proven infeasible raises the bound. The search stops when the incumbent
+    meets the bound (it is then optimal).
 
     Args:
         instance: The instance (downtime windows included).
@@ -225,6 +258,10 @@ def improve(
         target: Stop as soon as the objective is <= this.
         sub_time: Seconds per sub-solve at most.
         t0: ``time.perf_counter()`` origin of the progress times (default: now).
+        lower_bound: A proven lower bound of the makespan (e.g. :func:`~tools.scheduling.heuristics.makespan_lower_bound`);
+            used with the makespan objective only.
+        guides: Other feasible schedules of every operation (e.g. dispatching-rule plans): a better one
+            becomes the incumbent, and the targeted search also tries their start orders.
     """
     start_clock = time.perf_counter()
     t0 = start_clock if t0 is None else t0
@@ -238,31 +275,100 @@ def improve(
         horizon += sum(op.max_duration for job in instance.jobs for op in job.operations)
     min_size = min(len(free), 8)
     st = _Search(incumbent, value0, min(len(free), max(min_size, len(free) // 2)))
+    st.lower = lower_bound if objective == "makespan" and lower_bound is not None else 0
+    targeted = objective == "makespan" and lower_bound is not None
     deadline = start_clock + time_limit
 
     def finished() -> bool:
+        if st.best <= st.lower:
+            st.proven = True
         return st.proven or (target is not None and st.best <= target) or deadline - time.perf_counter() < 0.05
+
+    def solve_sub(sub: _SubModel, w: int, it: int) -> tuple[int, dict[Key, ScheduledOp] | None]:
+        solver = cp_model.CpSolver()
+        solver.parameters.max_time_in_seconds = max(0.02, min(sub_time, deadline - time.perf_counter()))
+        solver.parameters.num_workers = 1
+        solver.parameters.random_seed = seed + 7919 * w + it
+        for k, v in SUB_PARAMS.items():
+            setattr(solver.parameters, k, v)
+        if sub.guided:
+            solver.parameters.search_branching = cp_model.FIXED_SEARCH
+            solver.parameters.max_number_of_conflicts = GUIDED_CONFLICTS
+            solver.parameters.linearization_level = 0
+            solver.parameters.stop_after_first_solution = True  # the next target is lower
+        code = solver.solve(sub.model)
+        return code, (sub.extract(solver) if code in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None)
+
+    def accept(cand: dict[Key, ScheduledOp] | None) -> None:  # under st.lock
+        value = objective_of(instance, list(cand.values()), objective) if cand is not None else None
+        if cand is None or value is None or value > st.best:
+            return
+        if value < st.best:
+            st.improvements += 1
+            progress.append(
+                ProgressPoint(
+                    t=round(time.perf_counter() - t0, 4),
+                    objective=value,
+                    makespan=value if objective == "makespan" else makespan_of(list(cand.values())),
+                )
+            )
+        st.best, st.inc = value, cand
+
+    first_starts = {(s.job, s.op): s.start for s in incumbent}
+    guide_starts = [{(g.job, g.op): g.start for g in guide} for guide in guides]
+    for guide in guides:  # a better feasible plan is a better incumbent (an equal one is not: it moves more)
+        if objective_of(instance, guide, objective) < st.best:
+            with st.lock:
+                accept({(g.job, g.op): g for g in guide})
 
     def worker(w: int) -> None:
         rng = random.Random(seed * 1000 + w)
         it = 0
+        focused = False
         while not finished():
             with st.lock:
-                inc, best, size = st.inc, st.best, st.size
-            relaxed = _window(rng, inc, free, size, focus if (it == 0 and w == 0) else None)
+                inc, best, size, lower = st.inc, st.best, st.size, st.lower
             it += 1
+            if targeted and it % 2 == 1:  # every worker starts with a targeted search, then alternates with LNS
+                with st.lock:
+                    tries = st.tries = st.tries + 1
+                    failed = st.failed
+                # tries 1, 2, 4, 6... aim at the bound, taking in turn the start order of the starting plan (later:
+                # the incumbent) and of each guide; 3, 5, 7... aim half-way between the highest target missed and
+                # the incumbent, in the incumbent's order; orders are randomly perturbed after the first round
+                at_bound = tries <= 2 or tries % 2 == 0
+                rnd, g = divmod((tries - 1 if tries <= 2 else tries // 2) % (4 * (1 + len(guide_starts))),
+                                1 + len(guide_starts))  # fmt: skip
+                if not at_bound:
+                    goal, starts = (max(lower, failed + 1) + best - 1) // 2, {k: s.start for k, s in inc.items()}
+                elif g > 0:
+                    goal, starts = lower, guide_starts[g - 1]
+                else:
+                    goal, starts = lower, first_starts if rnd == 0 else {k: s.start for k, s in inc.items()}
+                noise = (0.0, 0.02, 0.05, 0.1)[rnd % 4] * max(1, best - not_before)
+                key = {k: starts[k] + rng.uniform(0, noise) for k in free}
+                sub = _SubModel(
+                    instance, fixed, inc, set(free), not_before=not_before, bound=goal, horizon=goal, objective=objective,
+                    order=sorted(free, key=key.__getitem__),
+                )  # fmt: skip
+                code, cand = solve_sub(sub, w, it)
+                with st.lock:
+                    st.iterations += 1
+                    if code == cp_model.INFEASIBLE:  # the whole free part cannot end by `goal`
+                        st.lower = max(st.lower, goal + 1)
+                    if cand is None and goal > lower:
+                        st.failed = max(st.failed, goal)
+                        if goal >= st.best - 1:  # nothing left between: retry lower targets with other orders
+                            st.failed = st.lower - 1
+                    accept(cand)
+                continue
+            relaxed = _window(rng, inc, free, size, focus if (w == 0 and not focused) else None)
+            focused = True
             sub = _SubModel(
-                instance, fixed, inc, relaxed, not_before=not_before, bound=best, horizon=horizon, objective=objective
-            )
-            solver = cp_model.CpSolver()
-            solver.parameters.max_time_in_seconds = max(0.02, min(sub_time, deadline - time.perf_counter()))
-            solver.parameters.num_workers = 1
-            solver.parameters.random_seed = seed + 7919 * w + it
-            for k, v in SUB_PARAMS.items():
-                setattr(solver.parameters, k, v)
-            code = solver.solve(sub.model)
-            cand = sub.extract(solver) if code in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None
-            value = objective_of(instance, list(cand.values()), objective) if cand is not None else None
+                instance, fixed, inc, relaxed, not_before=not_before, bound=best, horizon=horizon, objective=objective,
+                floor=lower,
+            )  # fmt: skip
+            code, cand = solve_sub(sub, w, it)
             with st.lock:
                 st.iterations += 1
                 if code == cp_model.OPTIMAL:
@@ -272,15 +378,7 @@ def improve(
                     st.proven = st.proven or len(relaxed) == len(free)
                 else:
                     st.size = max(min_size, int(st.size * 0.85))
-                if cand is None or value is None or value > st.best:
-                    continue
-                if value < st.best:
-                    st.improvements += 1
-                    ops = sorted(cand.values(), key=lambda s: (s.job, s.op))
-                    progress.append(
-                        ProgressPoint(t=round(time.perf_counter() - t0, 4), objective=value, makespan=makespan_of(ops))
-                    )
-                st.best, st.inc = value, cand
+                accept(cand)
 
     threads = [threading.Thread(target=worker, args=(w,), daemon=True) for w in range(max(1, workers))]
     for th in threads:
@@ -299,4 +397,5 @@ def improve(
         optimal_subproblems=st.optimal,
         proven_optimal=st.proven,
         stopped=stopped,
+        lower_bound=st.lower,
     )

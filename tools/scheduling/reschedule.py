@@ -8,7 +8,10 @@ The rest is repaired in two phases:
 
 1. *objective*: the old plan, right-shifted past the event (always feasible), is the incumbent;
    a large-neighbourhood search (:mod:`tools.scheduling.lns`) re-optimises time windows of it with
-   CP-SAT, the first window where the disruption starts;
+   CP-SAT, the first window where the disruption starts. For the makespan it also knows a lower
+   bound (one-machine relaxations around the new downtime and the running operations) and
+   alternates with searches targeted at that bound, guided by the old plan's order and by two
+   dispatching-rule plans of the new situation; it stops when it meets the bound;
 2. *stability*: CP-SAT on the full model, hinted with the phase-1 schedule, minimises the number
    of moved operations (machine or start changed) with the objective bounded by phase 1's
    (lexicographic), or a weighted sum of objective and moves when ``stability_weight > 1``.
@@ -26,7 +29,7 @@ from ortools.sat.python import cp_model
 from pydantic import BaseModel, Field
 
 from tools.errors import ToolFailed, ToolRetry
-from tools.scheduling.heuristics import repair
+from tools.scheduling.heuristics import Rule, dispatch, makespan_lower_bound, repair
 from tools.scheduling.lns import improve
 from tools.scheduling.model import Alternative, Downtime, Instance, Job, Objective, ProgressPoint, ScheduledOp, Solution
 from tools.scheduling.solver import JobShopModel, default_workers
@@ -46,6 +49,10 @@ __all__ = [
     "right_shift",
     "stability_terms",
 ]
+
+
+#: dispatching rules whose plans of the post-event problem guide the targeted search (besides the old plan)
+GUIDE_RULES: tuple[Rule, ...] = ("MWKR", "MOPNR")
 
 
 class MachineDown(BaseModel):
@@ -291,6 +298,10 @@ def reschedule(
     fixed, restarted = fixed_prefix(after, old, now=now)
     workers = workers or default_workers()
     shifted = right_shift(after, old, fixed=fixed, now=now, objective=objective)
+    bound, guides = None, []
+    if objective == "makespan":  # a bound to aim at, and two dispatching-rule plans of the new situation as guides
+        bound = makespan_lower_bound(after, fixed=fixed, not_before=now)[0]
+        guides = [dispatch(after, rule, fixed=fixed, not_before=now) for rule in GUIDE_RULES]
     # phase 1: the objective, by LNS from the right-shifted plan
     share = stability_share if stability_weight > 0 else 0.0
     lns = improve(
@@ -304,6 +315,8 @@ def reschedule(
         objective=objective,
         focus=_focus_time(event, now),
         t0=t0,
+        lower_bound=bound,
+        guides=guides,
     )
     best = lns.operations
     sol = _phase2(after, old, best, shifted, fixed, now, t0, time_limit, workers, objective, stability_weight, seed)
@@ -311,6 +324,7 @@ def reschedule(
         sol = _input_solution(after, best, objective, lns.proven_optimal)
     if lns.proven_optimal:  # the LNS value is the optimum of the objective
         sol.lower_bound = max(sol.lower_bound, lns.objective_value)
+    sol.lower_bound = max(sol.lower_bound, min(lns.lower_bound, sol.objective_value))
     sol.progress = list(lns.progress)
     if sol.objective_value < lns.objective_value:
         sol.progress.append(
@@ -332,6 +346,11 @@ def reschedule(
         weighted_tardiness_after=sol.weighted_tardiness,
         repair_s=sol.solve_s,
     )
+
+
+#: the stability phase runs only with this much time left; it stops this much before the limit (validation, result)
+_MIN_PHASE2_S = 0.1
+_WRAP_UP_S = 0.02
 
 
 def _focus_time(event: Event | None, now: int) -> int:
@@ -371,8 +390,7 @@ def _phase2(
     seed: int,
 ) -> Solution | None:
     """Fewest moved operations: bounded objective (weight 1) or weighted sum (weight > 1)."""
-    left = time_limit - (time.perf_counter() - t0)
-    if stability_weight <= 0 or left < 0.05:
+    if stability_weight <= 0 or time_limit - (time.perf_counter() - t0) < _MIN_PHASE2_S:
         return None
     best_value = objective_of(after, best, objective)
     hint = best
@@ -396,6 +414,9 @@ def _phase2(
         jsm.add_term(stability_weight, mv)
     jsm.model.add_hint(jsm.makespan, makespan_of(hint))
     primary_weight = len(moved) + 1
+    left = time_limit - (time.perf_counter() - t0) - _WRAP_UP_S  # the model is built: what is left to solve
+    if left < _MIN_PHASE2_S / 2:
+        return None
     sol = jsm.run(time_limit=left, workers=workers, seed=seed, hint=hint, primary_weight=primary_weight)
     if not sol.operations:
         return None
