@@ -116,7 +116,10 @@ def open_checkpointer(*, path: Path | None = None, url: str | None = None,
     conn = sqlite3.connect(str(path), check_same_thread=False)
     try:
         saver = SqliteSaver(conn)
-        saver.setup()
+        saver.setup()  # turns WAL on
+        # WAL + NORMAL: a commit survives a crash of this process (only an OS crash or power cut can lose the
+        # last commits), without an fsync per commit: ~7 commits per turn took 4 ms each on a busy disk.
+        conn.execute("PRAGMA synchronous=NORMAL")
         yield saver
     finally:
         conn.close()

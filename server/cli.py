@@ -151,7 +151,7 @@ def serve(
             build_demo(store, seed=0, scale="small")
     from server.app import create_app
 
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(create_app(settings, freeze_gc=True), host=settings.host, port=settings.port, log_level="info")
 
 
 if __name__ == "__main__":  # pragma: no cover
