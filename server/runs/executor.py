@@ -15,6 +15,8 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, TypeAlias
 
+from langgraph.types import Durability
+
 from agents.runner import ask, continue_thread, pending_approvals, resume
 from agents.state import AskResult
 from server.brain import Brain
@@ -35,6 +37,10 @@ __all__ = [
 ]
 
 log = logging.getLogger("indagent.runs")
+
+#: Runs checkpoint every step (in the background): a run whose worker died continues after its last
+#: finished node (a solver call is not repeated), unlike chat turns (``agents.runner.CHAT_DURABILITY``).
+RUN_DURABILITY: Durability = "async"
 
 #: ``factory(settings)`` -> a context manager yielding an open :class:`Brain` (e.g. ``open_brain``).
 BrainFactory: TypeAlias = Callable[[Settings], AbstractContextManager[Brain]]
@@ -111,7 +117,8 @@ def execute_run(store: RunStore, run: RunRecord, brain: Brain) -> RunRecord:
         return _loop_step(store, run, brain, None, actor=_actor(run))
     ctx = brain.context(requested_model=run.model, actor=_actor(run), approval_policy=run.policy)
     try:
-        res = ask(brain.graph, ctx, run.goal, thread_id=run.thread_id, max_chars=brain.settings.max_message_chars)
+        res = ask(brain.graph, ctx, run.goal, thread_id=run.thread_id, max_chars=brain.settings.max_message_chars,
+                  durability=RUN_DURABILITY)
     except Exception as exc:  # the run boundary: record every failure with its message
         log.exception("run %s failed", run.id)
         return finish_run(store, run, brain, error=f"{type(exc).__name__}: {exc}")
@@ -135,9 +142,10 @@ def _loop_step(store: RunStore, run: RunRecord, brain: Brain, decision: dict[str
 def _continue_thread(brain: Brain, run: RunRecord) -> AskResult:
     """Continue an interrupted turn from its last checkpoint (or start it, if none was written)."""
     ctx = brain.context(requested_model=run.model, actor=_actor(run), approval_policy=run.policy)
-    res = continue_thread(brain.graph, ctx, run.thread_id)
+    res = continue_thread(brain.graph, ctx, run.thread_id, durability=RUN_DURABILITY)
     if res is None:
-        return ask(brain.graph, ctx, run.goal, thread_id=run.thread_id, max_chars=brain.settings.max_message_chars)
+        return ask(brain.graph, ctx, run.goal, thread_id=run.thread_id, max_chars=brain.settings.max_message_chars,
+                   durability=RUN_DURABILITY)
     return res
 
 
@@ -184,7 +192,7 @@ def resume_run(store: RunStore, run_id: str, brain: Brain, *, worker_id: str,
         if decision is not None:
             ctx = brain.context(requested_model=run.model, actor=str(decision.get("by") or _actor(run)),
                                 approval_policy=run.policy)
-            res = resume(brain.graph, ctx, run.thread_id, decision)
+            res = resume(brain.graph, ctx, run.thread_id, decision, durability=RUN_DURABILITY)
         else:
             res = _continue_thread(brain, run)
     except Exception as exc:  # the run boundary: record every failure with its message
