@@ -345,3 +345,83 @@ def test_where_to_run_in_the_north_region_does_not_duplicate_the_cloud_pool() ->
     nodes, links = reference_nodes("eu-north")
     assert len({n.id for n in nodes}) == len(nodes) == 3
     assert len({(ln.src, ln.dst) for ln in links}) == len(links)
+
+
+def test_cpsat_and_highs_backends_prove_the_same_optimum() -> None:
+    """The CP-SAT backend (rounded-down relaxation of the reduced model) and HiGHS agree."""
+    sc = generate_scenario(20, 100, seed=3, profile="factory")
+    cps = solve_exact(sc, time_limit_s=20, backend="cpsat")
+    his = solve_exact(sc, time_limit_s=20, backend="highs")
+    assert cps.status == his.status == "optimal"
+    assert cps.violations == [] and his.violations == []
+    assert cps.objective == pytest.approx(his.objective, rel=1e-6, abs=1e-6)
+    assert cps.lower_bound <= cps.objective + 1e-9 and cps.gap <= 1e-6
+
+
+def test_dense_job_costs_equal_the_terms_of_every_option() -> None:
+    """Jobs are priced on their eligible (workload, node) pairs only: same numbers as pricing every option."""
+    import numpy as np
+
+    from tools.placement.costs import compile_scenario
+
+    cp = compile_scenario(generate_scenario(60, 600, seed=2, profile="national"))
+    for carbon_aware in (True, False):
+        for w in cp.groups(chunk_elems=100_000):
+            got = cp.dense_costs(w, carbon_aware=carbon_aware)
+            S = got.shape[2]
+            s = np.arange(S)
+            ww = w[:, None, None]
+            t = cp.terms(ww, np.arange(cp.N)[None, :, None], np.minimum(s[None, None, :], cp.latest[ww]))
+            ref = np.where(t.eligible, t.objective, np.inf)
+            hi = (cp.latest[w] if carbon_aware else cp.earliest[w])[:, None, None]
+            ref = np.where((s >= cp.earliest[w][:, None, None]) & (s <= hi), ref, np.inf) if S > 1 else ref
+            assert np.array_equal(got, ref)
+
+
+def test_class_lagrangian_equals_the_full_lagrangian_at_tied_multipliers() -> None:
+    """Large instances report the class value instead of re-pricing every option: it is the same number."""
+    import numpy as np
+
+    from tools.placement.bound import _class_columns, _class_lagrangian, lagrangian_bound, node_classes
+    from tools.placement.costs import compile_scenario
+
+    cp = compile_scenario(generate_scenario(30, 400, seed=4, profile="campus"))
+    rng = np.random.default_rng(0)
+    for fine in (False, True):
+        cls = node_classes(cp, fine=fine)
+        col = _class_columns(cp, cls, carbon_aware=True)
+        K = int(cls.max()) + 1
+        for scale in (0.0, 1e-3, 1e-1):
+            mu_c, mu_m = rng.random((K, cp.H)) * scale, rng.random((K, cp.H)) * scale
+            value, _, _ = _class_lagrangian(col, mu_c, mu_m)
+            full, _, _ = lagrangian_bound(cp, mu_c[cls] / cp.cap_c[:, None], mu_m[cls] / cp.cap_m[:, None])
+            assert value == pytest.approx(full, rel=1e-9, abs=1e-9)
+
+
+def test_widened_placement_takes_the_first_fitting_option_in_cost_order() -> None:
+    """The vectorised scan of a widened list picks what the one-by-one scan picks."""
+    from itertools import pairwise
+
+    import numpy as np
+
+    from tools.placement.costs import build_options, compile_scenario
+    from tools.placement.heuristic import construct
+
+    cp = compile_scenario(generate_scenario(40, 1500, seed=1, profile="factory"))
+    opts = build_options(cp, k=4)
+    st = construct(cp, opts)
+    checked = 0
+    for j in np.nonzero(np.isfinite(opts.best) & (opts.best < cp.unplaced))[0][:200].tolist():
+        old = st.take(j)
+        st.wide.pop(j, None)
+        st.widen(j)
+        ns, ss, cs = (a.tolist() for a in st.wide[j])
+        expect = next(((n, s) for n, s, c in zip(ns, ss, cs, strict=True) if n != old[0] and st.fits(j, n, s)), None)
+        assert all(b >= a * (1 - 1e-12) for a, b in pairwise(cs))  # cost order up to the tie-break
+        placed = st.place_best(j, skip_node=old[0])
+        assert placed == (expect is not None)
+        if placed:
+            assert (st.cur_n[j], st.cur_s[j]) == expect
+            checked += 1
+        st.restore(j, old)
+    assert checked > 50

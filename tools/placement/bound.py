@@ -18,7 +18,11 @@ node capacity; each workload keeps, per class and start hour, its cheapest membe
 2 x classes x hours multipliers instead of 2 x nodes x hours, and the subgradient converges in a
 few hundred cheap steps: on the 100 x 10k factory scenario it reaches the aggregated LP optimum
 (712.41, HiGHS needs 35-45 s for that LP here) to 0.01 % in about 2 s. The reported value is the
-full Lagrangian (every node and start hour) at the expanded multipliers.
+full Lagrangian (every node and start hour) at the expanded multipliers when the option costs
+are held in memory; on larger instances it is the class value, which is the same number (with
+tied multipliers a workload's cheapest reduced cost in a class is its cheapest member's), so a
+1,000 x 100k solve prices its 376M options once. The class minima are recorded during the
+heuristic's candidate pass (:meth:`tools.placement.costs.Compiled.track_classes`).
 """
 
 from __future__ import annotations
@@ -127,19 +131,22 @@ class _ClassColumns:
     seg: np.ndarray  # first column of each workload segment
     pen: np.ndarray  # unplaced penalty per segment
     size: np.ndarray  # members per class
+    #: unplaced penalties of the placeable workloads none of whose options beats leaving them unplaced
+    const: float = 0.0
 
 
 def _class_columns(cp: Compiled, cls: np.ndarray, *, carbon_aware: bool) -> _ClassColumns:
     K = int(cls.max()) + 1
-    members = [np.nonzero(cls == k)[0] for k in range(K)]
-    cap_c = np.array([cp.cap_c[m[0]] for m in members])
-    cap_m = np.array([cp.cap_m[m[0]] for m in members])
+    first = np.array([np.nonzero(cls == k)[0][0] for k in range(K)])
+    cap_c, cap_m = cp.cap_c[first], cp.cap_m[first]
     parts: list[tuple[np.ndarray, ...]] = []
-    for w, cost3 in cp.dense_iter(carbon_aware=carbon_aware):
-        ck = np.stack([cost3[:, m, :].min(axis=1) for m in members], axis=1)  # (w, K, S)
+    const = 0.0
+    for w, ck in cp.class_minima(cls, carbon_aware=carbon_aware):  # (w, K, S), one pass shared with the options
+        placeable = np.isfinite(ck.reshape(len(w), -1).min(axis=1))
         ck = np.where(ck >= cp.unplaced[w][:, None, None], np.inf, ck)
         a, b, s = np.nonzero(np.isfinite(ck))
         parts.append((w[a], b, s, ck[a, b, s]))
+        const += float(cp.unplaced[w][placeable & ~np.isfinite(ck.reshape(len(w), -1)).any(axis=1)].sum())
     if parts:
         ow, ok, os_, oc = (np.concatenate([p[i] for p in parts]) for i in range(4))
     else:
@@ -150,7 +157,8 @@ def _class_columns(cp: Compiled, cls: np.ndarray, *, carbon_aware: bool) -> _Cla
     seg = np.flatnonzero(np.r_[True, ow[1:] != ow[:-1]]) if len(ow) else np.zeros(0, dtype=np.int64)
     end = os_ + cp.dur[ow]
     return _ClassColumns(ow, ok, os_, end, oc, cp.d[ow] / cap_c[ok], cp.m[ow] / cap_m[ok], ok * (cp.H + 1) + os_,
-                         ok * (cp.H + 1) + end, seg, cp.unplaced[ow[seg]], np.bincount(cls, minlength=K).astype(float))
+                         ok * (cp.H + 1) + end, seg, cp.unplaced[ow[seg]], np.bincount(cls, minlength=K).astype(float),
+                         const)
 
 
 def _class_lagrangian(col: _ClassColumns, mu_c: np.ndarray, mu_m: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -163,9 +171,9 @@ def _class_lagrangian(col: _ClassColumns, mu_c: np.ndarray, mu_m: np.ndarray) ->
         fm.take(col.at_e) - fm.take(col.at_s))
     g_c, g_m = -np.repeat(col.size[:, None], H, axis=1), -np.repeat(col.size[:, None], H, axis=1)
     if len(red) == 0:
-        return -float(col.size @ mu_c.sum(axis=1) + col.size @ mu_m.sum(axis=1)), g_c, g_m
+        return col.const - float(col.size @ mu_c.sum(axis=1) + col.size @ mu_m.sum(axis=1)), g_c, g_m
     low = np.minimum.reduceat(red, col.seg)
-    value = float(np.minimum(low, col.pen).sum() - col.size @ mu_c.sum(axis=1) - col.size @ mu_m.sum(axis=1))
+    value = col.const + float(np.minimum(low, col.pen).sum() - col.size @ mu_c.sum(axis=1) - col.size @ mu_m.sum(axis=1))
     pos = np.where(red <= np.repeat(low, np.diff(np.r_[col.seg, len(red)])), np.arange(len(red)), len(red))
     first = np.minimum.reduceat(pos, col.seg)[low < col.pen]
     at_s, at_e = col.at_s[first], col.at_e[first]
@@ -185,7 +193,7 @@ def _ascent(
     """
     best, best_c, best_m = -np.inf, mu_c, mu_m
     stall, it = 0, 0
-    while it < max_iter and time.perf_counter() < deadline:
+    while it < max_iter and (it == 0 or time.perf_counter() < deadline):  # at least one evaluation
         it += 1
         val, g_c, g_m = _class_lagrangian(col, mu_c, mu_m)
         if val > best + 1e-12 * max(1.0, abs(val)):
@@ -231,22 +239,28 @@ def class_bound(
     """
     t0 = time.perf_counter()
     coarse = node_classes(cp)
+    fine = node_classes(cp, fine=True)
+    cp.track_classes(fine)  # the coarse pass records the fine minima too: one pass over the costs
+    # with the costs in memory the bound is re-evaluated over every node and start hour; else
+    # the class value is used, which is the same number (tied multipliers: each workload's
+    # cheapest member of a class is its cheapest reduced cost there) at no extra pass
+    full = cp.is_cached(carbon_aware=carbon_aware)
     col = _class_columns(cp, coarse, carbon_aware=carbon_aware)
     K, H = len(col.size), cp.H
-    _, mu_c, mu_m, iters = _ascent(col, upper, np.zeros((K, H)), np.zeros((K, H)), theta=1.0,
+    value, mu_c, mu_m, iters = _ascent(col, upper, np.zeros((K, H)), np.zeros((K, H)), theta=1.0,
                                    deadline=t0 + 0.7 * time_limit_s, max_iter=max_iter)
     lam_c, lam_m = mu_c[coarse] / cp.cap_c[:, None], mu_m[coarse] / cp.cap_m[:, None]
-    best, _, _ = lagrangian_bound(cp, lam_c, lam_m, carbon_aware=carbon_aware)
+    best = lagrangian_bound(cp, lam_c, lam_m, carbon_aware=carbon_aware)[0] if full else value
     prices = (lam_c, lam_m)
-    fine = node_classes(cp, fine=True)
     if fine.max() > coarse.max() and time.perf_counter() - t0 < time_limit_s:
         first = np.array([np.nonzero(fine == f)[0][0] for f in range(int(fine.max()) + 1)])
         col = _class_columns(cp, fine, carbon_aware=carbon_aware)
-        _, fc, fm, more = _ascent(col, upper, mu_c[coarse[first]], mu_m[coarse[first]], theta=0.05,
+        value, fc, fm, more = _ascent(col, upper, mu_c[coarse[first]], mu_m[coarse[first]], theta=0.05,
                                   deadline=t0 + time_limit_s, max_iter=max_iter)
         iters += more
         f_c, f_m = fc[fine] / cp.cap_c[:, None], fm[fine] / cp.cap_m[:, None]
-        value, _, _ = lagrangian_bound(cp, f_c, f_m, carbon_aware=carbon_aware)
+        if full:
+            value = lagrangian_bound(cp, f_c, f_m, carbon_aware=carbon_aware)[0]
         if value > best:
             best, lam_c, lam_m = value, f_c, f_m
     return Bound(best, lam_c, lam_m, iters, time.perf_counter() - t0, "lagrangian-class-subgradient", prices)

@@ -24,7 +24,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from tools.placement.model import Scenario
 
-__all__ = ["Compiled", "Options", "Terms", "build_options", "compile_scenario"]
+__all__ = ["Compiled", "Options", "Terms", "build_options", "compile_scenario", "tie_break"]
 
 _BIG = np.inf
 
@@ -58,6 +58,19 @@ class Options:
     best: np.ndarray
     starts: np.ndarray  # per workload: index of its first option in the flat arrays
     counts: np.ndarray  # per workload: number of options kept
+
+
+def _flat_options(W: int, parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
+    """Concatenate (w, n, s, cost) parts, sort by (w, cost); with per-workload starts and counts."""
+    if parts:
+        ow, on, os_, oc = (np.concatenate([p[i] for p in parts]) for i in range(4))
+    else:
+        ow, on, os_, oc = np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0)
+    order = np.lexsort((oc, ow))
+    ow, on, os_, oc = ow[order], on[order], os_[order], oc[order]
+    counts = np.bincount(ow, minlength=W)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]) if W else np.zeros(0, np.int64)
+    return ow, on, os_, oc, starts.astype(np.int64), counts.astype(np.int64)
 
 
 class Compiled:
@@ -122,6 +135,9 @@ class Compiled:
         self.region_masks = np.array(mask_rows)
         self.unplaced = sc.weights.unplaced * self.prio
         self._dense: dict[bool, list[tuple[np.ndarray, np.ndarray]]] = {}
+        #: node partitions whose per-class minima the next full pass records (see class_minima)
+        self._tracked: dict[bytes, np.ndarray] = {}
+        self._class_min: dict[tuple[bytes, bool], list[tuple[np.ndarray, np.ndarray]]] = {}
         self._latency_tables(sc)
 
     def _latency_tables(self, sc: Scenario) -> None:
@@ -187,15 +203,7 @@ class Compiled:
         carbon = e_h * (self.cum_int[n, s + dur] - self.cum_int[n, s]) / 1000.0
         cost = share * self.price[n] * dur
         miss = lat > self.slo[w]
-        eligible = (
-            (m <= M)
-            & (d <= self.cap_c[n])
-            & (self.acc[n] | ~self.need_acc[w])
-            & (self.avail[n] >= self.min_avail[w])
-            & self.region_masks[self.w_mask[w], self.n_region[n]]
-            & (~self.stay[w] | (self.n_site[n] == self.w_site[w]))
-            & np.isfinite(lat)
-        )
+        eligible = self.eligible(w, n, lat=lat)
         obj = (
             wt.slo_violation * self.prio[w] * miss
             + wt.energy_kwh * energy
@@ -203,6 +211,21 @@ class Compiled:
             + wt.cost * cost
         )
         return Terms(lat, energy, carbon, cost, miss, eligible, obj)
+
+    def eligible(self, w: np.ndarray, n: np.ndarray, *, lat: np.ndarray | None = None) -> np.ndarray:
+        """Hard constraints of options (workload w on node n; arrays broadcast); ``lat``: their latency if known.
+
+        The latency is finite exactly when the path latency is (the other terms are finite).
+        """
+        return (
+            (self.m[w] <= self.cap_m[n])
+            & (self.d[w] <= self.cap_c[n])
+            & (self.acc[n] | ~self.need_acc[w])
+            & (self.avail[n] >= self.min_avail[w])
+            & self.region_masks[self.w_mask[w], self.n_region[n]]
+            & (~self.stay[w] | (self.n_site[n] == self.w_site[w]))
+            & np.isfinite(self.lat[self.w_src[w], n] if lat is None else lat)
+        )
 
     def dense_costs(self, w: np.ndarray, *, carbon_aware: bool) -> np.ndarray:
         """Option costs of workloads ``w`` as a (len(w), N, S) array (inf = not an option).
@@ -213,33 +236,68 @@ class Compiled:
         N, H = self.N, self.H
         S = H if self.is_job[w].any() else 1
         s = np.arange(S)
-        ww = w[:, None, None]
-        nn = np.arange(N)[None, :, None]
-        ss = np.minimum(s[None, None, :], self.latest[ww])
-        t = self.terms(ww, nn, ss)
-        cost = np.where(t.eligible, t.objective, _BIG)
         if S == 1:
-            return cost
+            t = self.terms(w[:, None, None], np.arange(N)[None, :, None], np.zeros((1, 1, 1), dtype=np.int64))
+            return np.where(t.eligible, t.objective, _BIG)
+        # jobs: price the eligible (workload, node) pairs only (about 1 in 10 on the factory
+        # profile, whose jobs need a GPU-class node); the same terms, element by element
+        wi, ni = np.nonzero(self.eligible(w[:, None], np.arange(N)[None, :]))
+        cost = np.full((len(w), N, S), _BIG)
+        if len(wi):
+            t = self.terms(w[wi][:, None], ni[:, None], np.minimum(s[None, :], self.latest[w[wi]][:, None]))
+            cost[wi, ni] = np.where(t.eligible, t.objective, _BIG)
         lo = self.earliest[w][:, None, None]
         hi = (self.latest[w] if carbon_aware else self.earliest[w])[:, None, None]
         ok = (s[None, None, :] >= lo) & (s[None, None, :] <= hi)
         return np.where(ok, cost, _BIG)
 
     def dense_iter(self, *, carbon_aware: bool, cache_elems: int = 30_000_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Yield ``(w, costs)`` chunks over every workload; cached when the total is small."""
+        """Yield ``(w, costs)`` chunks over every workload; cached when the total is small.
+
+        A pass that runs to the end also records the per-class minima of the partitions passed
+        to :meth:`track_classes`, so that large instances need a single pass over the costs.
+        """
         key = bool(carbon_aware)
+        todo = {k: cls for k, cls in self._tracked.items() if (k, key) not in self._class_min}
+        acc: dict[bytes, list[tuple[np.ndarray, np.ndarray]]] = {k: [] for k in todo}
         if key in self._dense:
-            yield from self._dense[key]
-            return
+            chunks: Iterator[tuple[np.ndarray, np.ndarray]] = iter(self._dense[key])
+        else:
+            chunks = ((w, self.dense_costs(w, carbon_aware=carbon_aware)) for w in self.groups())
         total = int((~self.is_job).sum()) * self.N + int(self.is_job.sum()) * self.N * self.H
         keep: list[tuple[np.ndarray, np.ndarray]] = []
-        for w in self.groups():
-            item = (w, self.dense_costs(w, carbon_aware=carbon_aware))
-            if total <= cache_elems:
+        for item in chunks:
+            for k, cls in todo.items():
+                acc[k].append((item[0], _class_min(item[1], cls)))
+            if key not in self._dense and total <= cache_elems:
                 keep.append(item)
             yield item
-        if total <= cache_elems:
+        if key not in self._dense and total <= cache_elems:
             self._dense[key] = keep
+        for k in todo:
+            self._class_min[(k, key)] = acc[k]
+
+    def is_cached(self, *, carbon_aware: bool) -> bool:
+        """Whether the dense costs are held in memory (small instances), so another pass is cheap."""
+        return bool(carbon_aware) in self._dense
+
+    def track_classes(self, cls: np.ndarray) -> None:
+        """Record the per-class minima of the node partition ``cls`` during the next full pass."""
+        self._tracked[np.ascontiguousarray(cls, dtype=np.int64).tobytes()] = np.asarray(cls, dtype=np.int64)
+
+    def class_minima(self, cls: np.ndarray, *, carbon_aware: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Chunks ``(w, (len(w), K, S) cheapest option cost over the members of each class)``.
+
+        Args:
+            cls: Class id (0..K-1) per node.
+            carbon_aware: Whether jobs may start at any hour of their window.
+        """
+        k = np.ascontiguousarray(cls, dtype=np.int64).tobytes()
+        if (k, bool(carbon_aware)) not in self._class_min:
+            self.track_classes(cls)
+            for _ in self.dense_iter(carbon_aware=carbon_aware):
+                pass
+        return self._class_min[(k, bool(carbon_aware))]
 
     def tier_best(self, cost: np.ndarray) -> np.ndarray:
         """Column of the cheapest node of each tier per row of a (w, N) cost matrix."""
@@ -268,13 +326,39 @@ class Compiled:
                 yield idx[a : a + size]
 
 
+def _class_min(cost3: np.ndarray, cls: np.ndarray) -> np.ndarray:
+    """(w, K, S) minimum of a (w, N, S) cost chunk over the nodes of each class."""
+    order = np.argsort(cls, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(cls[order]) != 0])
+    return np.minimum.reduceat(cost3[:, order, :], starts, axis=1)
+
+
 def compile_scenario(sc: Scenario) -> Compiled:
     """Compile a scenario into arrays (done once per solve)."""
     return Compiled(sc)
 
 
+def tie_break(cost: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Ranking key: ``cost`` scaled up by less than 1e-12, by a hash of (workload, column).
+
+    Identical devices give exactly equal costs; ranked by index, every workload would pick the
+    same few of them and overfill them (at 1,000 x 10k, 56 % of the workloads then fell back to
+    a full option scan). The hash spreads equal-cost choices over the tied nodes, deterministically.
+    Only rankings use it; costs stay exact.
+
+    Args:
+        cost: (len(w), ...) option costs of the workloads ``w`` (the trailing axes are flattened).
+        w: Workload indices of the rows.
+    """
+    cols = np.arange(int(np.prod(cost.shape[1:])), dtype=np.uint64).reshape(cost.shape[1:])
+    rows = w.astype(np.uint64).reshape((-1,) + (1,) * (cost.ndim - 1))
+    h = (rows * np.uint64(0x9E3779B1) + cols * np.uint64(0x85EBCA77)) % np.uint64(1021)
+    return cost * (1.0 + h.astype(np.float64) * (1e-12 / 1021))  # steps of 1e-15, above the float epsilon
+
+
 def _top_nodes_starts(
-    cost3: np.ndarray, k: int, k_starts: int, tier_best: Callable[[np.ndarray], np.ndarray] | None
+    cost3: np.ndarray, k: int, k_starts: int, tier_best: Callable[[np.ndarray], np.ndarray] | None,
+    w: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Flat indices and costs of the ``k_starts`` best starts on each of the ``k`` best nodes."""
     nw, N, S = cost3.shape
@@ -284,7 +368,7 @@ def _top_nodes_starts(
     kn = min(k, N)
     node_cost = s_cost.min(axis=2)
     if kn < N:
-        n_idx = np.argpartition(node_cost, kn - 1, axis=1)[:, :kn]
+        n_idx = np.argpartition(node_cost if w is None else tie_break(node_cost, w), kn - 1, axis=1)[:, :kn]
         if tier_best is not None:
             n_idx = np.concatenate([n_idx, tier_best(node_cost)], axis=1)
         n_idx.sort(axis=1)
@@ -322,9 +406,9 @@ def build_options(
             idx = np.argsort(~np.isfinite(cost), axis=1, kind="stable")[:, :k]
             sel = np.take_along_axis(cost, idx, axis=1)
         elif k is not None and S > 1:  # jobs: the k best nodes, each with its k_starts best hours
-            idx, sel = _top_nodes_starts(cost3, k, k_starts, cp.tier_best if diverse else None)
+            idx, sel = _top_nodes_starts(cost3, k, k_starts, cp.tier_best if diverse else None, w)
         elif k is not None and k < cost.shape[1]:
-            idx = np.argpartition(cost, k - 1, axis=1)[:, :k]
+            idx = np.argpartition(tie_break(cost, w), k - 1, axis=1)[:, :k]
             if diverse:
                 idx = np.concatenate([idx, cp.tier_best(cost)], axis=1)  # keep every tier in reach
             idx.sort(axis=1)
@@ -339,12 +423,5 @@ def build_options(
         parts_n.append((flat // S).astype(np.int32))
         parts_s.append((flat % S).astype(np.int32))
         parts_c.append(sel[rows, cols])
-    ow = np.concatenate(parts_w) if parts_w else np.zeros(0, np.int32)
-    on = np.concatenate(parts_n) if parts_n else np.zeros(0, np.int32)
-    os_ = np.concatenate(parts_s) if parts_s else np.zeros(0, np.int32)
-    oc = np.concatenate(parts_c) if parts_c else np.zeros(0)
-    order = np.lexsort((oc, ow))
-    ow, on, os_, oc = ow[order], on[order], os_[order], oc[order]
-    counts = np.bincount(ow, minlength=cp.W)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]) if cp.W else np.zeros(0, np.int64)
-    return Options(ow, on, os_, oc, best, starts.astype(np.int64), counts.astype(np.int64))
+    ow, on, os_, oc, starts, counts = _flat_options(cp.W, list(zip(parts_w, parts_n, parts_s, parts_c, strict=True)))
+    return Options(ow, on, os_, oc, best, starts, counts)
