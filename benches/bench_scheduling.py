@@ -2,9 +2,11 @@
 
 For each instance and time limit both models run in this process, one after the other:
 ``strong`` (tools.scheduling default: tight horizon from a dispatching-rule schedule, which is
-also the solution hint) and ``textbook`` (same interval/NoOverlap formulation, naive horizon =
-sum of durations, no hint). Reported: makespan, proven lower bound, gap to the best-known
-makespan, wall time.
+also the solution hint; with <= 2 workers on a classic job shop CP-SAT's full-search subsolver is
+``no_lp``) and ``textbook`` (same interval/NoOverlap formulation, naive horizon = sum of
+durations, no hint, CP-SAT's default portfolio). Reported: makespan, proven lower bound, gap to
+the best-known makespan, wall time. ``--seeds N`` runs each row N times; the summary says per
+instance (mean gap over the seeds) whether strong's gap <= textbook's (the target).
 
 Then the rescheduling ratio on 20x15 instances (abz7; Taillard's ta11-ta13 generated from their
 seeds) for two events (the busiest machine down, the operation running on it late, each 8 % of
@@ -18,6 +20,7 @@ worker count, same run. Target: met.
     python benches/bench_scheduling.py                 # short: 2 s and 5 s on a subset + resched abz7, ta11 (~4 min)
     python benches/bench_scheduling.py --full          # 10 s and 60 s on every instance (long)
     python benches/bench_scheduling.py --resched-only --repeats 2   # only the rescheduling ratio
+    python benches/bench_scheduling.py --skip-resched --seeds 3     # only the table, 3 seeds per row (~3.5 min)
 
 Prints a table on stderr and ONE JSON object on stdout (last line).
 """
@@ -79,36 +82,74 @@ def path_of(name: str) -> Path:
     return INST / "jsp" / f"{name}.txt"
 
 
-def run_table(names: list[str], limits: list[float], workers: int) -> list[dict[str, object]]:
+def run_table(names: list[str], limits: list[float], workers: int, seeds: int = 1) -> list[dict[str, object]]:
+    """One row per instance x limit x seed; both models run back to back (order alternates with the seed)."""
     rows = []
     for name in names:
         inst = load_instance(path_of(name))
         bks = BEST_KNOWN[name]
         for limit in limits:
-            row: dict[str, object] = {"instance": name, "size": f"{inst.n_jobs}x{inst.n_machines}", "limit_s": limit}
-            for kind in ("strong", "textbook"):
-                t0 = time.perf_counter()
-                sol = solve(inst, time_limit=limit, workers=workers, model=kind)  # type: ignore[arg-type]
-                wall = time.perf_counter() - t0
-                found = bool(sol.operations)  # the textbook model may find nothing in time
-                assert not found or validate(inst, sol) == [], f"{name} {kind}: invalid schedule"
-                row[kind] = {
-                    "makespan": sol.makespan if found else None,
-                    "lower_bound": sol.lower_bound,
-                    "status": sol.status,
-                    "gap_pct": round(100.0 * (sol.makespan - bks) / bks, 2) if found else None,
-                    "wall_s": round(wall, 2),
-                }
-            row["best_known"] = bks
-            rows.append(row)
-            s, b = row["strong"], row["textbook"]
-            print(
-                f"{name:5s} {row['size']:>6s} {limit:5.0f}s  strong {s['makespan']} ({s['gap_pct']}%)"  # type: ignore[index]
-                f"  textbook {b['makespan']} ({b['gap_pct']}%)  bks {bks}",  # type: ignore[index]
-                file=sys.stderr,
-                flush=True,
-            )
+            for seed in range(seeds):
+                row: dict[str, object] = {
+                    "instance": name, "size": f"{inst.n_jobs}x{inst.n_machines}", "limit_s": limit, "seed": seed,
+                    "load_avg_1m": round(os.getloadavg()[0], 2),
+                }  # fmt: skip
+                kinds = ("strong", "textbook") if seed % 2 == 0 else ("textbook", "strong")
+                for kind in kinds:
+                    t0 = time.perf_counter()
+                    sol = solve(inst, time_limit=limit, workers=workers, model=kind, seed=seed)  # type: ignore[arg-type]
+                    wall = time.perf_counter() - t0
+                    found = bool(sol.operations)  # the textbook model may find nothing in time
+                    assert not found or validate(inst, sol) == [], f"{name} {kind}: invalid schedule"
+                    row[kind] = {
+                        "makespan": sol.makespan if found else None,
+                        "lower_bound": sol.lower_bound,
+                        "status": sol.status,
+                        "gap_pct": round(100.0 * (sol.makespan - bks) / bks, 2) if found else None,
+                        "wall_s": round(wall, 2),
+                    }
+                row["best_known"] = bks
+                rows.append(row)
+                s, b = row["strong"], row["textbook"]
+                print(
+                    f"{name:5s} {row['size']:>6s} {limit:5.0f}s seed {seed}  strong {s['makespan']} ({s['gap_pct']}%)"  # type: ignore[index]
+                    f"  textbook {b['makespan']} ({b['gap_pct']}%)  bks {bks}  load {row['load_avg_1m']}",  # type: ignore[index]
+                    file=sys.stderr,
+                    flush=True,
+                )
     return rows
+
+
+def _gap(side: object) -> float:
+    """A side's gap in %; a model that found no schedule counts as 100 %."""
+    gap = side["gap_pct"]  # type: ignore[index]
+    return 100.0 if gap is None else float(gap)
+
+
+def summarize(rows: list[dict[str, object]], limit: float) -> dict[str, object]:
+    """Per time limit: mean gaps, and per instance (mean over seeds) whether strong's gap <= textbook's."""
+    sel = [r for r in rows if r["limit_s"] == limit]
+    gs = [_gap(r["strong"]) for r in sel]
+    gt = [_gap(r["textbook"]) for r in sel]
+    per_instance: dict[str, dict[str, float]] = {}
+    for name in dict.fromkeys(str(r["instance"]) for r in sel):
+        mine = [r for r in sel if r["instance"] == name]
+        per_instance[name] = {
+            "strong_mean_gap_pct": round(statistics.mean(_gap(r["strong"]) for r in mine), 2),
+            "textbook_mean_gap_pct": round(statistics.mean(_gap(r["textbook"]) for r in mine), 2),
+        }
+    lost = [n for n, v in per_instance.items() if v["strong_mean_gap_pct"] > v["textbook_mean_gap_pct"]]
+    return {
+        "mean_gap_strong_pct": round(statistics.mean(gs), 2),
+        "mean_gap_textbook_pct": round(statistics.mean(gt), 2),
+        "no_schedule_strong": sum(r["strong"]["makespan"] is None for r in sel),  # type: ignore[index]
+        "no_schedule_textbook": sum(r["textbook"]["makespan"] is None for r in sel),  # type: ignore[index]
+        "strong_gap_le_textbook_on": f"{sum(a <= b for a, b in zip(gs, gt, strict=True))}/{len(sel)}",
+        "strong_gap_le_textbook_instances": f"{len(per_instance) - len(lost)}/{len(per_instance)}",
+        "instances_lost": lost,
+        "per_instance": per_instance,
+        "mean_gap_ratio_strong_over_textbook": round(statistics.mean(gs) / max(statistics.mean(gt), 1e-9), 3),
+    }
 
 
 #: Taillard's 20x15 instances (ta11-ta20 family), generated in memory from their published seeds
@@ -302,6 +343,9 @@ def main() -> int:
     ap.add_argument("--full", action="store_true", help="10 s and 60 s on every instance")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--instances", nargs="*", help="instance names (default: subset, or all with --full)")
+    ap.add_argument("--limits", nargs="*", type=float, help="time limits in s (default 2 5, --full 10 60)")
+    ap.add_argument("--seeds", type=int, default=1, help="table runs per instance and limit (seeds 0..N-1)")
+    ap.add_argument("--skip-resched", action="store_true", help="only the from-scratch table")
     ap.add_argument("--resched-only", action="store_true", help="only the rescheduling ratio section")
     ap.add_argument("--resched-instances", nargs="*", help=f"20x15+ instances (default {RESCHED_SHORT})")
     ap.add_argument("--repeats", type=int, default=None, help="runs per instance and event (default 1, --full 2)")
@@ -309,23 +353,23 @@ def main() -> int:
     ap.add_argument("--base-limit", type=float, default=10.0, help="seconds for the running (base) plan")
     args = ap.parse_args()
     names = args.instances or (list(BEST_KNOWN) if args.full else SHORT)
-    limits = [10.0, 60.0] if args.full else [2.0, 5.0]
+    limits = args.limits or ([10.0, 60.0] if args.full else [2.0, 5.0])
     t0 = time.perf_counter()
-    rows = [] if args.resched_only else run_table(names, limits, args.workers)
-    summary = {}
-    for limit in limits if rows else []:
-        sel = [r for r in rows if r["limit_s"] == limit]
-        # a model that found no schedule counts as a 100 % gap
-        gs = [r["strong"]["gap_pct"] if r["strong"]["gap_pct"] is not None else 100.0 for r in sel]  # type: ignore[index]
-        gt = [r["textbook"]["gap_pct"] if r["textbook"]["gap_pct"] is not None else 100.0 for r in sel]  # type: ignore[index]
-        summary[f"{limit:g}s"] = {
-            "mean_gap_strong_pct": round(statistics.mean(gs), 2),
-            "mean_gap_textbook_pct": round(statistics.mean(gt), 2),
-            "no_schedule_strong": sum(r["strong"]["makespan"] is None for r in sel),  # type: ignore[index]
-            "no_schedule_textbook": sum(r["textbook"]["makespan"] is None for r in sel),  # type: ignore[index]
-            "strong_gap_le_textbook_on": f"{sum(a <= b for a, b in zip(gs, gt, strict=True))}/{len(sel)}",
-            "mean_gap_ratio_strong_over_textbook": round(statistics.mean(gs) / max(statistics.mean(gt), 1e-9), 3),
-        }
+    load0 = os.getloadavg()[0]
+    rows = [] if args.resched_only else run_table(names, limits, args.workers, args.seeds)
+    summary: dict[str, object] = {f"{limit:g}s": summarize(rows, limit) for limit in (limits if rows else [])}
+    if rows:
+        summary["load_avg_1m_start_end"] = [round(load0, 2), round(os.getloadavg()[0], 2)]
+        for limit in limits:
+            sm = summary[f"{limit:g}s"]
+            print(f"{limit:g}s: mean gap strong {sm['mean_gap_strong_pct']}% vs textbook {sm['mean_gap_textbook_pct']}%; "  # type: ignore[index]
+                  f"strong <= textbook on {sm['strong_gap_le_textbook_instances']} instances (lost {sm['instances_lost']})",  # type: ignore[index]
+                  file=sys.stderr)  # fmt: skip
+    if args.skip_resched:
+        print(json.dumps({"bench": "scheduling", "mode": "table-full" if args.full else "table-short",
+                          "workers": args.workers, "limits_s": limits, "seeds": args.seeds, "summary": summary,
+                          "rows": rows, "wall_s": round(time.perf_counter() - t0, 1)}))  # fmt: skip
+        return 0
     resched_names = args.resched_instances or (["abz7", *TAILLARD_20x15] if args.full else RESCHED_SHORT)
     resched = reschedule_section(
         resched_names,
@@ -344,6 +388,7 @@ def main() -> int:
         "mode": ("resched-only" if args.resched_only else "full" if args.full else "short"),
         "workers": args.workers,
         "limits_s": [] if args.resched_only else limits,
+        "seeds": args.seeds,
         "summary": summary,
         "reschedule": resched,
         "rows": rows,

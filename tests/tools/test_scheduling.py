@@ -23,6 +23,7 @@ from tools.scheduling import (
     validate,
     write_gantt,
 )
+from tools.scheduling.solver import FULL_SUBSOLVER, full_subsolver
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "tests" / "fixtures" / "scheduling"
@@ -135,6 +136,24 @@ def test_textbook_model_also_solves_ft06() -> None:
     sol = solve(inst, time_limit=20, workers=2, model="textbook")
     assert (sol.status, sol.makespan) == ("OPTIMAL", 55)
     assert_valid(inst, sol.operations)
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_ft06_proven_with_other_worker_counts(workers: int) -> None:
+    # one worker runs only the strong model's full-search subsolver (no_lp), three CP-SAT's own portfolio
+    inst = load_instance(BENCH / "jsp" / "ft06.txt", "orlib")
+    sol = solve(inst, time_limit=20, workers=workers)
+    assert (sol.status, sol.makespan, sol.lower_bound) == ("OPTIMAL", 55, 55)
+    assert_valid(inst, sol.operations)
+
+
+def test_strong_model_full_subsolver_by_shop_kind() -> None:
+    jsp = load_instance(BENCH / "jsp" / "ft06.txt", "orlib")
+    fjsp = load_instance(BENCH / "fjsp" / "mk01.fjs", "brandimarte")
+    assert full_subsolver(jsp, model="strong", workers=2) == FULL_SUBSOLVER["job_shop"] == "no_lp"
+    assert full_subsolver(fjsp, model="strong", workers=1) == FULL_SUBSOLVER["flexible"] == "default_lp"
+    assert full_subsolver(jsp, model="strong", workers=4) is None  # CP-SAT's portfolio already mixes subsolvers
+    assert full_subsolver(jsp, model="textbook", workers=2) is None  # the baseline keeps CP-SAT's defaults
 
 
 def test_flexible_mk01_feasible_with_bound() -> None:

@@ -9,7 +9,15 @@ The *strong* model (default):
   ahead of it, nor end after the horizon minus the shortest work after it; the horizon is the
   makespan of the best dispatching-rule schedule (MWKR/SPT/MOPNR/EDD), which is also given to
   CP-SAT as a solution hint;
-- the lower bound CP-SAT proves (``BestObjectiveBound``) is reported with the schedule.
+- the lower bound CP-SAT proves (``BestObjectiveBound``) is reported with the schedule;
+- search portfolio: with one or two workers CP-SAT runs a single full-search subsolver (the other
+  worker cycles through its LNS neighbourhoods and first-solution heuristics). On a classic job
+  shop that subsolver is ``no_lp`` (propagation only) instead of CP-SAT's ``default_lp``: there
+  the LP has no rows (linearization level 1 does not linearize NoOverlap), so it proves no better
+  bound (same bounds on ft10, la16, abz5, ta01 at 2-5 s) while its LP-driven search found worse
+  schedules in the same time: at 2-5 s it lost to the hint-less textbook run on ft10, la16 and
+  abz5 across seeds, ``no_lp`` did not (docs/scheduling.md, Benchmark). Flexible shops keep
+  ``default_lp`` (no measured difference on mk02/06/08/10). :data:`FULL_SUBSOLVER` holds the choice.
 
 The *textbook* model (``model="textbook"``, the benchmark baseline) is the same formulation
 with a naive horizon (sum of all durations) and no hint.
@@ -34,9 +42,13 @@ from tools.scheduling.heuristics import best_dispatch
 from tools.scheduling.model import Instance, Objective, ProgressPoint, ScheduledOp, Solution, SolveStatus
 from tools.scheduling.validate import makespan_of, validate, weighted_tardiness_of
 
-__all__ = ["JobShopModel", "ModelKind", "default_workers", "solve"]
+__all__ = ["FULL_SUBSOLVER", "JobShopModel", "ModelKind", "default_workers", "full_subsolver", "solve"]
 
 ModelKind = Literal["strong", "textbook"]
+
+#: CP-SAT full-search subsolver of the strong model when it has at most two workers, by shop kind
+#: (measured choice, docs/scheduling.md Benchmark): classic job shop -> no LP, flexible -> default LP
+FULL_SUBSOLVER: dict[Literal["job_shop", "flexible"], str] = {"job_shop": "no_lp", "flexible": "default_lp"}
 
 _STATUS: dict[Any, SolveStatus] = {
     cp_model.OPTIMAL: "OPTIMAL",
@@ -49,6 +61,18 @@ _STATUS: dict[Any, SolveStatus] = {
 def default_workers() -> int:
     """CP-SAT workers when none are asked for: the CPU count, at most 8."""
     return max(1, min(8, os.cpu_count() or 1))
+
+
+def full_subsolver(instance: Instance, *, model: ModelKind, workers: int) -> str | None:
+    """The full-search subsolver the strong model asks CP-SAT for, or None for CP-SAT's own portfolio.
+
+    Only with one or two workers, where CP-SAT runs a single full-search subsolver; with more it
+    runs several and the choice is left to CP-SAT (not measured here). The textbook model keeps
+    CP-SAT's defaults.
+    """
+    if model != "strong" or workers > 2:
+        return None
+    return FULL_SUBSOLVER["flexible" if instance.is_flexible else "job_shop"]
 
 
 class _Progress(cp_model.CpSolverSolutionCallback):
@@ -284,6 +308,9 @@ class JobShopModel:
         solver.parameters.max_time_in_seconds = max(0.01, float(time_limit))
         solver.parameters.num_workers = workers or default_workers()
         solver.parameters.random_seed = seed
+        sub = full_subsolver(self.instance, model=self.kind, workers=solver.parameters.num_workers)
+        if sub is not None and sub != "default_lp":
+            solver.parameters.subsolvers.append(sub)
         cb = _Progress(self.makespan, t0)
         code = solver.solve(self.model, cb)
         self.solver = solver
