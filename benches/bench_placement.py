@@ -8,6 +8,11 @@ estimate < 1 ms (ours: < 10 us). Each solve also reports ``cpu_s`` (this process
 the run reports the 1-minute load average, because wall times on a shared box depend on what
 else runs. The exact solve runs ``--repeat`` times (default 3); min and median are reported.
 ``--full-limit S`` sets the 1,000 x 100k heuristic's time limit (default 300 s).
+
+Each heuristic case also reports the aggregated-capacity LP (:func:`tools.placement.bound.shortage_bound`):
+``must_unplace_lb`` workloads (``unplaced_penalty_lb``) must stay unplaced in ANY plan; when it is 0
+the unplaced workloads could fit as far as pooled capacity goes, and ``placed_cost_gap`` (the plan's
+cost without those penalties against the bound) says how far the placed part is from the bound.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import timeit
 
 from tools.placement import TierProfile, estimate_llm_call, first_fit, generate_scenario, solve_exact, solve_heuristic
 from tools.placement.api import where_to_run
+from tools.placement.bound import shortage_bound
+from tools.placement.costs import compile_scenario
 from tools.registry import ToolContext
 
 
@@ -49,6 +56,25 @@ def _timed(fn: object, *args: object, **kw: object) -> tuple[object, float]:
 
 def _flag(argv: list[str], name: str, default: float) -> float:
     return float(argv[argv.index(name) + 1]) if name in argv else default
+
+
+def _shortage(sc: object, res: object) -> dict[str, object]:
+    """Can the unplaced workloads fit at all? The aggregated LP's lower bound on what must stay out.
+
+    Also splits our objective into the penalties of the workloads left out for capacity and the
+    cost of the placed ones, which is what the (penalty-free when everything fits) bound is about.
+    """
+    prio = {wl.id: wl.priority for wl in sc.workloads}  # type: ignore[attr-defined]
+    out_ids = [r.workload for r in res.infeasible_reasons if r.reason.startswith("capacity")]  # type: ignore[attr-defined]
+    penalty = sum(sc.weights.unplaced * prio[i] for i in out_ids)  # type: ignore[attr-defined]
+    c0 = time.perf_counter()
+    sb = shortage_bound(compile_scenario(sc), time_limit_s=120.0)  # type: ignore[arg-type]
+    return {"unplaced_for_capacity": len(out_ids), "unplaced_penalty": round(penalty, 3),
+            "placed_cost": round(res.objective - penalty, 6),  # type: ignore[attr-defined]
+            "placed_cost_gap": round(1 - res.lower_bound / max(res.objective - penalty, 1e-12), 6),  # type: ignore[attr-defined]
+            "must_unplace_lb": sb.must_unplace, "unplaced_penalty_lb": round(sb.extra, 3),
+            "shortage_lp_status": sb.status, "shortage_lp_node_groups": sb.node_groups,
+            "shortage_lp_s": round(time.perf_counter() - c0, 2)}
 
 
 def main(argv: list[str]) -> int:
@@ -82,7 +108,7 @@ def main(argv: list[str]) -> int:
         he, cpu = _timed(solve_heuristic, sc, time_limit_s=limit)
         out[f"heuristic_{n}x{w}"] = _row(he, first_fit(sc)) | {
             "cpu_s": cpu, "time_limit_s": limit, "target_gap": 0.03, "generate_s": gen_s,
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)} | _shortage(sc, he)
         print(f"[placement] heuristic {n}x{w} done {time.perf_counter() - t0:.1f}s", file=sys.stderr)
     prof = TierProfile(tokens_per_s=25.0, prompt_tokens_per_s=400.0, link_latency_ms=35.0, power_w=350.0,
                        grid_g_per_kwh=380.0, pue=1.2, cost_per_1k_tokens=0.002)

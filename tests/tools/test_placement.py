@@ -425,3 +425,67 @@ def test_widened_placement_takes_the_first_fitting_option_in_cost_order() -> Non
             checked += 1
         st.restore(j, old)
     assert checked > 50
+
+
+def test_shortage_bound_on_a_hand_checked_short_instance() -> None:
+    """12 TFLOP/s for four 6 TFLOP/s workloads (penalty 100 each, free to run): two must stay out."""
+    from tools.placement.bound import shortage_bound
+    from tools.placement.costs import build_options, compile_scenario
+
+    sc = Scenario(horizon_h=1, max_utilisation=1.0, weights=COST_ONLY,
+                  nodes=[_node("e1", compute_tflops=6.0), _node("e2", compute_tflops=6.0),
+                         _node("eu", tier="cloud", site="eu-central", compute_tflops=100.0, memory_gb=1000.0,
+                               region="us-east")],
+                  links=[Link(src="e1", dst="e2", latency_ms=0.2, bandwidth_mbps=1000.0),
+                         Link(src="e1", dst="eu", latency_ms=30.0, bandwidth_mbps=1000.0)],
+                  workloads=[_wl(f"w{i}", 6.0, source="e1", allowed_regions=["eu-central"]) for i in range(4)])
+    cp = compile_scenario(sc)
+    sb = shortage_bound(cp, build_options(cp, k=None).best, time_limit_s=5)
+    # the us-east pool is ruled out by sovereignty; e1 and e2 pool to 12 TFLOP/s for 24 demanded
+    assert sb.status == "optimal" and sb.must_unplace == 2
+    assert sb.extra == pytest.approx(200.0, rel=1e-6) and sb.value <= 200.0 + 1e-9
+    res = solve_exact(sc, time_limit_s=5)
+    assert res.objective == pytest.approx(200.0) and len(res.infeasible_workloads) == 2
+    assert sb.value <= res.objective + 1e-9
+
+
+@pytest.mark.parametrize(("nodes", "wls", "seed", "profile"), [(20, 100, 1, "factory"), (12, 60, 5, "campus"),
+                                                               (15, 60, 2, "factory")])
+def test_shortage_bound_never_exceeds_the_exact_optimum(nodes: int, wls: int, seed: int, profile: str) -> None:
+    from tools.placement.bound import shortage_bound
+    from tools.placement.costs import build_options, compile_scenario
+
+    sc = generate_scenario(nodes, wls, seed=seed, profile=profile)  # type: ignore[arg-type]
+    cp = compile_scenario(sc)
+    sb = shortage_bound(cp, build_options(cp, k=None).best, time_limit_s=5)
+    ex = solve_exact(sc, time_limit_s=10)
+    assert sb.status == "optimal" and ex.status == "optimal" and sb.value <= ex.objective + 1e-6
+    short = Scenario(horizon_h=1, max_utilisation=1.0, weights=COST_ONLY, nodes=[_node("edge", compute_tflops=10.0)],
+                     workloads=[_wl("a", 6.0), _wl("b", 6.0, priority=3)])
+    cs = compile_scenario(short)
+    sb = shortage_bound(cs, build_options(cs, k=None).best, time_limit_s=5)
+    assert sb.must_unplace == 1 and sb.value <= solve_exact(short, time_limit_s=5).objective + 1e-9
+
+
+def test_make_room_moves_an_occupant_to_place_an_unplaced_workload() -> None:
+    """x sits on A (its cheapest node), so y, which only A's memory can hold, is out; repair swaps them in."""
+    import time
+
+    from tools.placement.costs import build_options, compile_scenario
+    from tools.placement.heuristic import _make_room, _State
+
+    sc = Scenario(horizon_h=1, max_utilisation=1.0, weights=COST_ONLY,
+                  nodes=[_node("A", compute_tflops=10.0, memory_gb=100.0),
+                         _node("B", compute_tflops=10.0, memory_gb=10.0, cost_per_h=1.0)],
+                  links=[Link(src="A", dst="B", latency_ms=0.2, bandwidth_mbps=1000.0)],
+                  workloads=[_wl("x", 5.0, source="A"), _wl("y", 8.0, source="A", memory_gb=50.0)])
+    cp = compile_scenario(sc)
+    st = _State(cp, build_options(cp, k=None))
+    x, y, a, b = cp.wl_index["x"], cp.wl_index["y"], cp.node_index["A"], cp.node_index["B"]
+    assert st.place_best(x) and st.cur_n[x] == a and not st.place_best(y)
+    assert _make_room(st, y, time.perf_counter() + 5)
+    assert (st.cur_n[y], st.cur_n[x]) == (a, b)
+    assert sum(st.cur_c) == pytest.approx(0.5)  # x pays half of B's price; nothing unplaced
+    assert not _make_room(st, y, time.perf_counter() + 5)  # already placed
+    res = solve_heuristic(sc, time_limit_s=2)
+    assert res.infeasible_workloads == [] and res.objective == pytest.approx(0.5)
