@@ -38,6 +38,11 @@ def new_thread_id() -> str:
     return f"t_{uuid.uuid4().hex[:16]}"
 
 
+def _durable(graph: CompiledStateGraph, durability: Durability) -> dict[str, Any]:
+    """The ``durability`` keyword, for a graph with a checkpointer only (LangGraph warns otherwise)."""
+    return {"durability": durability} if graph.checkpointer else {}
+
+
 def _config(thread_id: str) -> dict[str, Any]:
     return {"configurable": {"thread_id": thread_id}, "recursion_limit": 40}
 
@@ -100,7 +105,7 @@ def ask(
     text = _check_message(text, max_chars=max_chars)
     thread_id = thread_id or new_thread_id()
     t0 = time.perf_counter()
-    values = graph.invoke({"messages": [HumanMessage(text)]}, _config(thread_id), context=ctx, durability=durability)
+    values = graph.invoke({"messages": [HumanMessage(text)]}, _config(thread_id), context=ctx, **_durable(graph, durability))
     return _result(values, thread_id, t0)
 
 
@@ -110,7 +115,7 @@ def resume(graph: CompiledStateGraph, ctx: AgentContext, thread_id: str, decisio
     if not pending_approvals(graph, thread_id):
         raise BadInput(f"Thread {thread_id!r} has no pending approval.")
     t0 = time.perf_counter()
-    values = graph.invoke(Command(resume=decision), _config(thread_id), context=ctx, durability=durability)
+    values = graph.invoke(Command(resume=decision), _config(thread_id), context=ctx, **_durable(graph, durability))
     return _result(values, thread_id, t0)
 
 
@@ -121,7 +126,7 @@ def continue_thread(graph: CompiledStateGraph, ctx: AgentContext, thread_id: str
     if not snap.values or not snap.next:
         return None
     t0 = time.perf_counter()
-    values = graph.invoke(None, _config(thread_id), context=ctx, durability=durability)
+    values = graph.invoke(None, _config(thread_id), context=ctx, **_durable(graph, durability))
     return _result(values, thread_id, t0)
 
 
@@ -154,7 +159,7 @@ def stream_ask(
     seen_route = None
     for mode, chunk in graph.stream(
         payload, _config(thread_id), context=ctx, stream_mode=["updates", "messages"], subgraphs=False,
-        durability=durability,
+        **_durable(graph, durability),
     ):
         if mode == "messages":
             msg, _meta = chunk
