@@ -291,6 +291,8 @@ def improve(
         solver.parameters.random_seed = seed + 7919 * w + it
         for k, v in SUB_PARAMS.items():
             setattr(solver.parameters, k, v)
+        if not instance.is_flexible:  # no LP rows in a classic job shop: propagation only (see solver.FULL_SUBSOLVER)
+            solver.parameters.linearization_level = 0
         if sub.guided:
             solver.parameters.search_branching = cp_model.FIXED_SEARCH
             solver.parameters.max_number_of_conflicts = GUIDED_CONFLICTS
