@@ -46,8 +46,7 @@ def _load(name: str) -> click.Command:
         if name == "kg":  # `indagent kg export-site | import-site | list-sites` live in their own module
             from server.cli_sites import app as sites_app
 
-            known = {c.name for c in obj.registered_commands}
-            obj.registered_commands.extend(c for c in sites_app.registered_commands if c.name not in known)
+            obj.registered_commands.extend(c for c in sites_app.registered_commands if c not in obj.registered_commands)
         cmd = typer.main.get_group(obj)
     else:
         single = typer.Typer()

@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field
 from agents.approvals import policy_allows
 from agents.context import AgentContext
 from agents.toolexec import execute_tool_calls
+from server.runs.models import PLAN_TOOL
 
 __all__ = [
     "PLAN_TOOL",
@@ -47,8 +48,6 @@ __all__ = [
 
 #: Answers an approval request (the ``ApprovalRequest`` dict) with a decision dict.
 Approver = Callable[[dict[str, Any]], dict[str, Any]]
-#: The ``tool`` of the one approval a paused loop cycle asks for (the whole plan).
-PLAN_TOOL = "closed_loop_plan"
 
 
 class ProposedAction(BaseModel):

@@ -18,7 +18,6 @@ from agents.runner import pending_approvals, resume
 from agents.state import AskResult
 from server.auth import utc_now
 from server.deps import ApiError, BrainDep, DBDep, EngineerDep, SettingsDep, ViewerDep, audit_detail
-from server.plant.actions import PLAN_TOOL
 from server.routes.runs import RunSummary, StoreDep, run_summary, run_worker, sync_run_approvals
 from server.routes.turns import (
     THREAD_ID_PATTERN,
@@ -30,6 +29,7 @@ from server.routes.turns import (
     turn_context,
 )
 from server.runs import RunRecord, RunStateError, RunStore, resume_run
+from server.runs.models import PLAN_TOOL
 from tools.errors import ToolRetry
 
 __all__ = ["ApprovalList", "DecideRequest", "DecideResponse", "router"]
