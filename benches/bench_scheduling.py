@@ -8,16 +8,18 @@ durations, no hint, CP-SAT's default portfolio). Reported: makespan, proven lowe
 the best-known makespan, wall time. ``--seeds N`` runs each row N times; the summary says per
 instance (mean gap over the seeds) whether strong's gap <= textbook's (the target).
 
-Then the rescheduling ratio on 20x15 instances (abz7; Taillard's ta11-ta13 generated from their
-seeds) for two events (the busiest machine down, the operation running on it late, each 8 % of
-the plan, at a quarter of the plan). A from-scratch solve of the post-event problem ends at M*,
-first reached after t*; ``reschedule`` (right shift, bound-targeted search + LNS, stability
-phase) then runs with ``time_limit = 0.2 t*`` and meets the target when it held a plan <= M*
-within that budget. Also reported: the same with 20 % of the from-scratch wall time, and the
-same search started from a dispatching-rule plan instead of the old plan (ablation). Same
+Then the rescheduling ratio on 20x15+ instances (abz7; Taillard's ta11-ta13 20x15, ta21 20x20,
+ta41 30x20, ta51 50x15, generated from their seeds; the short run takes abz7, ta11, ta41) for two
+events (the busiest machine down, the operation running on it late, each 8 % of the plan, at a
+quarter of the plan). A from-scratch solve of the post-event problem ends at M*, first reached
+after t*; ``reschedule`` (right shift, then bound-targeted search + LNS in a portfolio with CP-SAT
+on the whole model hinted with the right-shifted plan, stability phase) then runs with
+``time_limit = 0.2 t*`` and meets the target when it held a plan <= M* within that budget. Also
+reported: the same with 20 % of the from-scratch wall time, and the LNS started from a
+dispatching-rule plan instead of the old plan (ablation); counts per instance size. Same
 worker count, same run. Target: met.
 
-    python benches/bench_scheduling.py                 # short: 2 s and 5 s on a subset + resched abz7, ta11 (~4 min)
+    python benches/bench_scheduling.py                 # short: 2 s and 5 s on a subset + resched abz7, ta11, ta41 (~6 min)
     python benches/bench_scheduling.py --full          # 10 s and 60 s on every instance (long)
     python benches/bench_scheduling.py --resched-only --repeats 2   # only the rescheduling ratio
     python benches/bench_scheduling.py --skip-resched --seeds 3     # only the table, 3 seeds per row (~3.5 min)
@@ -82,14 +84,16 @@ def path_of(name: str) -> Path:
     return INST / "jsp" / f"{name}.txt"
 
 
-def run_table(names: list[str], limits: list[float], workers: int, seeds: int = 1) -> list[dict[str, object]]:
-    """One row per instance x limit x seed; both models run back to back (order alternates with the seed)."""
+def run_table(
+    names: list[str], limits: list[float], workers: int, seeds: int = 1, first_seed: int = 0
+) -> list[dict[str, object]]:
+    """One row per instance x limit x seed (first_seed..); both models run back to back (order alternates with the seed)."""
     rows = []
     for name in names:
         inst = load_instance(path_of(name))
         bks = BEST_KNOWN[name]
         for limit in limits:
-            for seed in range(seeds):
+            for seed in range(first_seed, first_seed + seeds):
                 row: dict[str, object] = {
                     "instance": name, "size": f"{inst.n_jobs}x{inst.n_machines}", "limit_s": limit, "seed": seed,
                     "load_avg_1m": round(os.getloadavg()[0], 2),
@@ -152,21 +156,24 @@ def summarize(rows: list[dict[str, object]], limit: float) -> dict[str, object]:
     }
 
 
-#: Taillard's 20x15 instances (ta11-ta20 family), generated in memory from their published seeds
-#: by benches/instances/make_taillard.py: name -> (time seed, machine seed, best-known makespan)
-TAILLARD_20x15: dict[str, tuple[int, int, int]] = {
-    "ta11": (533484900, 317419073, 1357),
-    "ta12": (1894307698, 1474268163, 1367),
-    "ta13": (874340513, 509669280, 1342),
+#: Taillard instances of 20x15 and up, generated in memory from their published seeds by
+#: benches/instances/make_taillard.py: name -> (time seed, machine seed, best-known makespan, jobs, machines)
+TAILLARD_RESCHED: dict[str, tuple[int, int, int, int, int]] = {
+    "ta11": (533484900, 317419073, 1357, 20, 15),
+    "ta12": (1894307698, 1474268163, 1367, 20, 15),
+    "ta13": (874340513, 509669280, 1342, 20, 15),
+    "ta21": (1035939303, 773961798, 1642, 20, 20),
+    "ta41": (1841414609, 1357882888, 2005, 30, 20),
+    "ta51": (17271, 718939, 2760, 50, 15),
 }
-RESCHED_SHORT = ["abz7", "ta11"]
+RESCHED_SHORT = ["abz7", "ta11", "ta41"]
 RESCHED_EVENTS = ["machine_down", "operation_late"]
 
 
 def resched_instance(name: str) -> Instance:
-    if name in TAILLARD_20x15:
-        ts, ms, best = TAILLARD_20x15[name]
-        return parse_instance(render_taillard(ts, ms, best, n=20, m=15), "taillard")
+    if name in TAILLARD_RESCHED:
+        ts, ms, best, n, m = TAILLARD_RESCHED[name]
+        return parse_instance(render_taillard(ts, ms, best, n=n, m=m), "taillard")
     return load_instance(path_of(name))
 
 
@@ -314,8 +321,11 @@ def reschedule_section(
                 )
     ratios = sorted(c["ratio"] for c in cases if isinstance(c["ratio"], float))
 
-    def count(key: str) -> str:
-        return f"{sum(bool(c[key]) for c in cases)}/{len(cases)}"
+    def count(key: str, size: str | None = None) -> str:
+        sel = [c for c in cases if size is None or c["size"] == size]
+        return f"{sum(bool(c[key]) for c in sel)}/{len(sel)}"
+
+    sizes = list(dict.fromkeys(str(c["size"]) for c in cases))
 
     return {
         "setup": (
@@ -330,6 +340,8 @@ def reschedule_section(
         "target_ratio": 0.2,
         "met": count("met"),
         "met_vs_wall": count("met_vs_wall"),
+        "met_by_size": {size: count("met", size) for size in sizes},
+        "met_vs_wall_by_size": {size: count("met_vs_wall", size) for size in sizes},
         "ablation_met": f"{sum(bool(c['ablation_from_dispatch']['met']) for c in cases)}/{len(cases)}",  # type: ignore[index]
         "repairs_keep_fixed_ops": all(c["repair"]["keeps_fixed_ops"] for c in cases),  # type: ignore[index]
         "ratios_met": ratios,
@@ -370,7 +382,7 @@ def main() -> int:
                           "workers": args.workers, "limits_s": limits, "seeds": args.seeds, "summary": summary,
                           "rows": rows, "wall_s": round(time.perf_counter() - t0, 1)}))  # fmt: skip
         return 0
-    resched_names = args.resched_instances or (["abz7", *TAILLARD_20x15] if args.full else RESCHED_SHORT)
+    resched_names = args.resched_instances or (["abz7", *TAILLARD_RESCHED] if args.full else RESCHED_SHORT)
     resched = reschedule_section(
         resched_names,
         RESCHED_EVENTS,
@@ -380,7 +392,8 @@ def main() -> int:
         repeats=args.repeats or (2 if args.full else 1),
     )
     print(
-        f"reschedule: met {resched['met']} (vs wall {resched['met_vs_wall']}; from dispatch {resched['ablation_met']})",
+        f"reschedule: met {resched['met']} {resched['met_by_size']} (vs wall {resched['met_vs_wall']}; "
+        f"from dispatch {resched['ablation_met']})",
         file=sys.stderr,
     )
     out = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,7 @@ from tools.scheduling import (
 from tools.scheduling.heuristics import makespan_lower_bound
 from tools.scheduling.lns import improve
 from tools.scheduling.reschedule import apply_event, fixed_prefix, right_shift
+from tools.scheduling.solver import JobShopModel
 from tools.scheduling.validate import makespan_of
 
 BENCH = Path(__file__).resolve().parents[2] / "benches" / "instances"
@@ -243,3 +246,75 @@ def test_lns_stops_when_it_meets_the_bound(workers: int) -> None:
     assert res.objective_value == bound == res.lower_bound
     assert res.proven_optimal and res.stopped == "optimal"
     assert res.progress[-1].t < 10  # stopped early, not at the time limit
+
+
+class _Offers:
+    """A side search that offers given plans, then (optionally) waits for stop() before returning its bound."""
+
+    def __init__(self, plans: list[list[ScheduledOp]], proven: int | None, wait: bool = False) -> None:
+        self.plans, self.proven, self.wait = plans, proven, wait
+        self.stopped = threading.Event()
+        self.ran_s = 0.0
+
+    def run(self, offer, time_limit: float) -> int | None:
+        t0 = time.perf_counter()
+        for plan in self.plans:
+            offer(plan)
+        if self.wait:
+            self.stopped.wait(time_limit)
+        self.ran_s = time.perf_counter() - t0
+        return self.proven
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+def test_side_search_offers_join_the_incumbent_and_its_proof_ends_the_search() -> None:
+    inst = load_instance(BENCH / "jsp" / "abz7.txt")
+    best = solve(inst, time_limit=3, workers=2)
+    side = _Offers([best.operations], proven=best.makespan)  # "proved" optimal: the LNS has nothing left to do
+    t0 = time.perf_counter()
+    res = improve(inst, best_dispatch(inst), fixed={}, not_before=0, time_limit=30, workers=2, side=side)
+    assert time.perf_counter() - t0 < 10  # stopped by the proof, not the 30 s limit
+    assert res.objective_value == best.makespan and res.proven_optimal and res.stopped == "optimal"
+    assert validate(inst, res.operations) == []
+    # one worker: no thread is left for a side search, it is not run
+    lone = _Offers([best.operations], proven=best.makespan)
+    res1 = improve(inst, best_dispatch(inst), fixed={}, not_before=0, time_limit=0.5, workers=1, side=lone)
+    assert not res1.proven_optimal and res1.objective_value > best.makespan
+
+
+def test_side_search_is_stopped_when_the_lns_finishes() -> None:
+    # ft06 with machine 5 down: the LNS meets the one-machine bound (the optimum) and stops early
+    inst = load_instance(BENCH / "jsp" / "ft06.txt").with_downtimes([Downtime(machine=5, start=0, end=40)])
+    bound, _ = makespan_lower_bound(inst)
+    side = _Offers([], proven=None, wait=True)
+    res = improve(inst, best_dispatch(inst), fixed={}, not_before=0, time_limit=30, workers=2, lower_bound=bound, side=side)
+    assert res.objective_value == bound and res.stopped == "optimal"
+    assert side.stopped.is_set() and side.ran_s < 10
+
+
+def test_repair_portfolio_on_20x15_is_valid_keeps_the_prefix_and_beats_the_right_shift() -> None:
+    inst = load_instance(BENCH / "jsp" / "abz7.txt")
+    plan = solve(inst, time_limit=2, workers=2).operations
+    now = makespan_of(plan) // 4
+    busiest = max(range(inst.n_machines), key=lambda m: sum(s.end - s.start for s in plan if s.machine == m and s.start >= now))
+    event = MachineDown(machine=busiest, start=now, end=now + 50)
+    after = apply_event(inst, plan, event, now=now)
+    fixed, _ = fixed_prefix(after, plan, now=now)
+    shifted = right_shift(after, plan, fixed=fixed, now=now)
+    res = reschedule(inst, plan, event, now=now, time_limit=3, workers=2)
+    assert validate(res.instance, res.solution) == []
+    assert all(res.solution.by_key()[k] == s for k, s in fixed.items())
+    assert res.makespan_after <= makespan_of(shifted)
+    assert makespan_lower_bound(after, fixed=fixed, not_before=now)[0] <= res.solution.lower_bound <= res.makespan_after
+
+
+def test_strong_model_takes_a_given_start_schedule() -> None:
+    inst = load_instance(BENCH / "jsp" / "la01.txt")
+    plan = solve(inst, time_limit=1, workers=1).operations
+    jsm = JobShopModel(inst, start_hint=plan)
+    assert jsm.start_hint is plan and jsm.horizon == makespan_of(plan)  # no dispatching rules run
+    found: list[int] = []
+    sol = jsm.run(time_limit=5, workers=1, on_solution=lambda ops: found.append(makespan_of(ops)))
+    assert validate(inst, sol) == [] and found and found[-1] == sol.makespan

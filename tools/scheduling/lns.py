@@ -22,7 +22,11 @@ often the optimum and one such search finds it; the search stops as soon as the 
 the bound, and a target proven infeasible raises it.
 
 ``workers`` threads search in parallel on the shared incumbent (CP-SAT releases the GIL while
-it solves).
+it solves). With a ``side`` search (a :class:`SideSearch`, e.g. CP-SAT on the full model hinted
+with the incumbent), one of the threads runs it instead: every schedule it finds is offered to the
+shared incumbent, it is stopped when the others finish, and a proof of optimality it returns ends
+the search. Guides may be given as callables: they are computed by the first worker that needs
+them, so the first targeted search starts at once.
 """
 
 from __future__ import annotations
@@ -31,16 +35,16 @@ import itertools
 import random
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from ortools.sat.python import cp_model
 
 from tools.scheduling.model import Instance, Objective, ProgressPoint, ScheduledOp
 from tools.scheduling.validate import makespan_of, objective_of
 
-__all__ = ["LnsResult", "improve"]
+__all__ = ["LnsResult", "SideSearch", "improve"]
 
 Key = tuple[int, int]
 #: CP-SAT parameters of a sub-solve: light presolve (sub-models are small and re-built each time)
@@ -62,6 +66,25 @@ class LnsResult:
     proven_optimal: bool = False
     stopped: Literal["time_limit", "target", "optimal"] = "time_limit"
     lower_bound: int = 0
+
+
+class SideSearch(Protocol):
+    """A search that runs in one of :func:`improve`'s threads and offers the schedules it finds."""
+
+    def run(self, offer: Callable[[list[ScheduledOp]], None], time_limit: float) -> int | None:
+        """Search for at most ``time_limit`` s, calling ``offer`` with each schedule found.
+
+        Returns a proven lower bound of the objective (e.g. the optimum it proved), or None.
+        """
+        ...
+
+    def stop(self) -> None:
+        """Ask a running :meth:`run` to return soon (called from another thread)."""
+        ...
+
+
+#: a guide plan, or a function that builds it (run by the first worker that needs it)
+Guide = list[ScheduledOp] | Callable[[], list[ScheduledOp]]
 
 
 @dataclass
@@ -236,7 +259,8 @@ def improve(
     sub_time: float = 0.25,
     t0: float | None = None,
     lower_bound: int | None = None,
-    guides: Sequence[list[ScheduledOp]] = (),
+    guides: Sequence[Guide] = (),
+    side: SideSearch | None = None,
 ) -> LnsResult:
     """Improve a feasible schedule by LNS with CP-SAT sub-solves until ``time_limit``.
 
@@ -260,8 +284,11 @@ def improve(
         t0: ``time.perf_counter()`` origin of the progress times (default: now).
         lower_bound: A proven lower bound of the makespan (e.g. :func:`~tools.scheduling.heuristics.makespan_lower_bound`);
             used with the makespan objective only.
-        guides: Other feasible schedules of every operation (e.g. dispatching-rule plans): a better one
-            becomes the incumbent, and the targeted search also tries their start orders.
+        guides: Other feasible schedules of every operation (e.g. dispatching-rule plans), or functions
+            that build them: a better one becomes the incumbent, and the targeted search also tries
+            their start orders.
+        side: A search one of the ``workers`` threads runs instead of LNS iterations (see
+            :class:`SideSearch`); ignored with one worker.
     """
     start_clock = time.perf_counter()
     t0 = start_clock if t0 is None else t0
@@ -278,11 +305,13 @@ def improve(
     st.lower = lower_bound if objective == "makespan" and lower_bound is not None else 0
     targeted = objective == "makespan" and lower_bound is not None
     deadline = start_clock + time_limit
+    margin = min(0.05, 0.1 * time_limit)  # no new sub-solve this close to the deadline
+    side = side if workers >= 2 else None
 
     def finished() -> bool:
         if st.best <= st.lower:
             st.proven = True
-        return st.proven or (target is not None and st.best <= target) or deadline - time.perf_counter() < 0.05
+        return st.proven or (target is not None and st.best <= target) or deadline - time.perf_counter() < margin
 
     def solve_sub(sub: _SubModel, w: int, it: int) -> tuple[int, dict[Key, ScheduledOp] | None]:
         solver = cp_model.CpSolver()
@@ -317,11 +346,32 @@ def improve(
         st.best, st.inc = value, cand
 
     first_starts = {(s.job, s.op): s.start for s in incumbent}
-    guide_starts = [{(g.job, g.op): g.start for g in guide} for guide in guides]
-    for guide in guides:  # a better feasible plan is a better incumbent (an equal one is not: it moves more)
-        if objective_of(instance, guide, objective) < st.best:
+    guide_starts: list[dict[Key, int]] = []
+    guide_lock = threading.Lock()
+
+    def load_guides() -> list[dict[Key, int]]:
+        """Build the guides once (the first worker that needs them); a better one becomes the incumbent."""
+        with guide_lock:
+            if len(guide_starts) < len(guides):
+                for guide in guides[len(guide_starts) :]:
+                    plan = guide() if callable(guide) else guide
+                    guide_starts.append({(g.job, g.op): g.start for g in plan})
+                    if objective_of(instance, plan, objective) < st.best:  # an equal one is not: it moves more
+                        with st.lock:
+                            accept({(g.job, g.op): g for g in plan})
+        return guide_starts
+
+    def run_side(sd: SideSearch) -> None:
+        def offer(ops: list[ScheduledOp]) -> None:
             with st.lock:
-                accept({(g.job, g.op): g for g in guide})
+                accept({(s.job, s.op): s for s in ops})
+
+        proven = sd.run(offer, max(0.0, deadline - time.perf_counter() - 0.01))
+        if proven is not None:
+            with st.lock:
+                st.lower = max(st.lower, proven)
+                if st.best <= proven:
+                    st.proven = True
 
     def worker(w: int) -> None:
         rng = random.Random(seed * 1000 + w)
@@ -339,12 +389,12 @@ def improve(
                 # the incumbent) and of each guide; 3, 5, 7... aim half-way between the highest target missed and
                 # the incumbent, in the incumbent's order; orders are randomly perturbed after the first round
                 at_bound = tries <= 2 or tries % 2 == 0
-                rnd, g = divmod((tries - 1 if tries <= 2 else tries // 2) % (4 * (1 + len(guide_starts))),
-                                1 + len(guide_starts))  # fmt: skip
+                starts_of = load_guides() if tries > 1 else []
+                rnd, g = divmod((tries - 1 if tries <= 2 else tries // 2) % (4 * (1 + len(guides))), 1 + len(guides))
                 if not at_bound:
                     goal, starts = (max(lower, failed + 1) + best - 1) // 2, {k: s.start for k, s in inc.items()}
                 elif g > 0:
-                    goal, starts = lower, guide_starts[g - 1]
+                    goal, starts = lower, starts_of[g - 1]
                 else:
                     goal, starts = lower, first_starts if rnd == 0 else {k: s.start for k, s in inc.items()}
                 noise = (0.0, 0.02, 0.05, 0.1)[rnd % 4] * max(1, best - not_before)
@@ -382,11 +432,17 @@ def improve(
                     st.size = max(min_size, int(st.size * 0.85))
                 accept(cand)
 
-    threads = [threading.Thread(target=worker, args=(w,), daemon=True) for w in range(max(1, workers))]
+    n_threads = max(1, workers)
+    threads = [threading.Thread(target=worker, args=(w,), daemon=True) for w in range(n_threads - (side is not None))]
+    if side is not None:
+        threads.append(threading.Thread(target=run_side, args=(side,), daemon=True))
     for th in threads:
         th.start()
-    for th in threads:
+    for th in threads[: len(threads) - (side is not None)]:
         th.join()
+    if side is not None:  # the LNS workers are done (time, target or proof): the side search stops too
+        side.stop()
+        threads[-1].join()
     stopped: Literal["time_limit", "target", "optimal"] = (
         "optimal" if st.proven else "target" if target is not None and st.best <= target else "time_limit"
     )

@@ -11,7 +11,10 @@ The rest is repaired in two phases:
    CP-SAT, the first window where the disruption starts. For the makespan it also knows a lower
    bound (one-machine relaxations around the new downtime and the running operations) and
    alternates with searches targeted at that bound, guided by the old plan's order and by two
-   dispatching-rule plans of the new situation; it stops when it meets the bound;
+   dispatching-rule plans of the new situation; it stops when it meets the bound. With two or
+   more workers one thread instead runs CP-SAT on the whole post-event model, hinted with the
+   right-shifted plan (a portfolio: on 20x15 job shops neither search dominates the other); each
+   schedule it finds joins the shared incumbent, and its optimality proof ends the search;
 2. *stability*: CP-SAT on the full model, hinted with the phase-1 schedule, minimises the number
    of moved operations (machine or start changed) with the objective bounded by phase 1's
    (lexicographic), or a weighted sum of objective and moves when ``stability_weight > 1``.
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from ortools.sat.python import cp_model
@@ -30,7 +34,7 @@ from pydantic import BaseModel, Field
 
 from tools.errors import ToolFailed, ToolRetry
 from tools.scheduling.heuristics import Rule, dispatch, makespan_lower_bound, repair
-from tools.scheduling.lns import improve
+from tools.scheduling.lns import SideSearch, improve
 from tools.scheduling.model import Alternative, Downtime, Instance, Job, Objective, ProgressPoint, ScheduledOp, Solution
 from tools.scheduling.solver import JobShopModel, default_workers
 from tools.scheduling.validate import makespan_of, objective_of, validate, weighted_tardiness_of
@@ -53,6 +57,25 @@ __all__ = [
 
 #: dispatching rules whose plans of the post-event problem guide the targeted search (besides the old plan)
 GUIDE_RULES: tuple[Rule, ...] = ("MWKR", "MOPNR")
+
+
+class _FullModelSearch:
+    """CP-SAT on the whole post-event model, hinted with the right-shifted plan (one LNS thread's side search)."""
+
+    def __init__(self, jsm: JobShopModel, hint: list[ScheduledOp], seed: int) -> None:
+        self.jsm, self.hint, self.seed = jsm, hint, seed
+        self.stopped = False
+
+    def run(self, offer: Callable[[list[ScheduledOp]], None], time_limit: float) -> int | None:
+        if self.stopped or time_limit < 0.02:
+            return None
+        sol = self.jsm.run(time_limit=time_limit, workers=1, seed=self.seed, hint=self.hint, on_solution=offer)
+        return sol.objective_value if sol.status == "OPTIMAL" else (sol.lower_bound or None)
+
+    def stop(self) -> None:
+        self.stopped = True
+        if self.jsm.solver is not None:
+            self.jsm.solver.stop_search()
 
 
 class MachineDown(BaseModel):
@@ -301,7 +324,8 @@ def reschedule(
     bound, guides = None, []
     if objective == "makespan":  # a bound to aim at, and two dispatching-rule plans of the new situation as guides
         bound = makespan_lower_bound(after, fixed=fixed, not_before=now)[0]
-        guides = [dispatch(after, rule, fixed=fixed, not_before=now) for rule in GUIDE_RULES]
+        guides = [_guide(after, rule, fixed, now) for rule in GUIDE_RULES]
+    side = _full_model_search(after, shifted, fixed, now, objective, bound, seed) if workers >= 2 else None
     # phase 1: the objective, by LNS from the right-shifted plan
     share = stability_share if stability_weight > 0 else 0.0
     lns = improve(
@@ -317,6 +341,7 @@ def reschedule(
         t0=t0,
         lower_bound=bound,
         guides=guides,
+        side=side,
     )
     best = lns.operations
     sol = _phase2(after, old, best, shifted, fixed, now, t0, time_limit, workers, objective, stability_weight, seed)
@@ -351,6 +376,26 @@ def reschedule(
 #: the stability phase runs only with this much time left; it stops this much before the limit (validation, result)
 _MIN_PHASE2_S = 0.1
 _WRAP_UP_S = 0.02
+
+
+def _guide(after: Instance, rule: Rule, fixed: dict[tuple[int, int], ScheduledOp], now: int) -> Callable[[], list[ScheduledOp]]:
+    return lambda: dispatch(after, rule, fixed=fixed, not_before=now)
+
+
+def _full_model_search(
+    after: Instance,
+    shifted: list[ScheduledOp],
+    fixed: dict[tuple[int, int], ScheduledOp],
+    now: int,
+    objective: Objective,
+    bound: int | None,
+    seed: int,
+) -> SideSearch:
+    """The portfolio's CP-SAT thread: the strong model of the post-event problem, the right-shifted plan as start."""
+    jsm = JobShopModel(after, objective=objective, fixed=fixed, not_before=now, start_hint=shifted)
+    if bound is not None:  # the relaxation's bound: CP-SAT stops as soon as it meets it
+        jsm.model.add(jsm.makespan >= bound)
+    return _FullModelSearch(jsm, shifted, seed)
 
 
 def _focus_time(event: Event | None, now: int) -> int:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -76,12 +76,18 @@ def full_subsolver(instance: Instance, *, model: ModelKind, workers: int) -> str
 
 
 class _Progress(cp_model.CpSolverSolutionCallback):
-    """Records (time, objective, makespan) at each improving solution."""
+    """Records (time, objective, makespan) at each improving solution; optionally hands the schedule on."""
 
-    def __init__(self, makespan: cp_model.IntVar, t0: float) -> None:
+    def __init__(
+        self,
+        makespan: cp_model.IntVar,
+        t0: float,
+        on_solution: Callable[[cp_model.CpSolverSolutionCallback], None] | None = None,
+    ) -> None:
         super().__init__()
         self._makespan = makespan
         self._t0 = t0
+        self._on_solution = on_solution
         self.points: list[ProgressPoint] = []
 
     def on_solution_callback(self) -> None:
@@ -92,6 +98,8 @@ class _Progress(cp_model.CpSolverSolutionCallback):
                 makespan=int(self.value(self._makespan)),
             )
         )
+        if self._on_solution is not None:
+            self._on_solution(self)
 
 
 @dataclass
@@ -113,6 +121,8 @@ class JobShopModel:
         mix_weights: (makespan weight, weighted-tardiness weight) for the mix objective.
         horizon: Override the horizon (latest end of any free operation).
         min_horizon: Make the horizon at least this (e.g. the makespan of a hint schedule).
+        start_hint: The strong model's start schedule (hint and horizon) when the caller has a
+            better one than the dispatching rules (e.g. a repaired plan); not computed then.
     """
 
     def __init__(
@@ -126,6 +136,7 @@ class JobShopModel:
         mix_weights: tuple[int, int] = (1, 1),
         horizon: int | None = None,
         min_horizon: int = 0,
+        start_hint: list[ScheduledOp] | None = None,
     ) -> None:
         self.instance = instance
         self.objective: Objective = objective
@@ -134,8 +145,8 @@ class JobShopModel:
         self.not_before = not_before
         self.mix_weights = mix_weights
         self.model = cp_model.CpModel()
-        self.start_hint: list[ScheduledOp] | None = None
-        if model == "strong":
+        self.start_hint: list[ScheduledOp] | None = start_hint
+        if model == "strong" and start_hint is None:
             self.start_hint = best_dispatch(instance, objective=objective, fixed=self.fixed, not_before=not_before)
         self.horizon = max(horizon if horizon is not None else self._horizon(), min_horizon)
         self.ops: dict[tuple[int, int], _OpVars] = {}
@@ -284,6 +295,7 @@ class JobShopModel:
         seed: int = 0,
         hint: list[ScheduledOp] | None = None,
         primary_weight: int = 1,
+        on_solution: Callable[[list[ScheduledOp]], None] | None = None,
     ) -> Solution:
         """Solve and return a validated solution (the dispatching schedule if CP-SAT found none).
 
@@ -293,6 +305,7 @@ class JobShopModel:
             seed: Random seed for reproducible runs.
             hint: A schedule to hint instead of the dispatching-rule one.
             primary_weight: Multiplier of the primary objective against the extra terms.
+            on_solution: Called with each improving schedule CP-SAT finds (in its thread, not validated).
         """
         t0 = time.perf_counter()
         use_hint = hint if hint is not None else self.start_hint
@@ -304,16 +317,15 @@ class JobShopModel:
         terms: list[Any] = [primary_weight * self.primary()]
         terms += [coef * e for coef, e in self.extra_terms]
         self.model.minimize(sum(terms))
-        solver = cp_model.CpSolver()
+        solver = self.solver = cp_model.CpSolver()  # set before solving: another thread may stop_search() it
         solver.parameters.max_time_in_seconds = max(0.01, float(time_limit))
         solver.parameters.num_workers = workers or default_workers()
         solver.parameters.random_seed = seed
         sub = full_subsolver(self.instance, model=self.kind, workers=solver.parameters.num_workers)
         if sub is not None and sub != "default_lp":
             solver.parameters.subsolvers.append(sub)
-        cb = _Progress(self.makespan, t0)
+        cb = _Progress(self.makespan, t0, None if on_solution is None else lambda c: on_solution(self._extract(c)))
         code = solver.solve(self.model, cb)
-        self.solver = solver
         status = _STATUS.get(int(code))
         if status is None:
             raise ToolFailed(f"CP-SAT rejected the model ({solver.status_name(code)}); this is a bug, please report it")
@@ -332,7 +344,7 @@ class JobShopModel:
         sol.progress = cb.points
         return sol
 
-    def _extract(self, solver: cp_model.CpSolver) -> list[ScheduledOp]:
+    def _extract(self, solver: cp_model.CpSolver | cp_model.CpSolverSolutionCallback) -> list[ScheduledOp]:
         out = []
         for (j, o), v in self.ops.items():
             if (j, o) in self.fixed:
