@@ -60,21 +60,28 @@ GUIDE_RULES: tuple[Rule, ...] = ("MWKR", "MOPNR")
 
 
 class _FullModelSearch:
-    """CP-SAT on the whole post-event model, hinted with the right-shifted plan (one LNS thread's side search)."""
+    """CP-SAT on the whole post-event model, hinted with the right-shifted plan (one LNS thread's side search).
 
-    def __init__(self, jsm: JobShopModel, hint: list[ScheduledOp], seed: int) -> None:
-        self.jsm, self.hint, self.seed = jsm, hint, seed
+    The model is built in the search's own thread, so the LNS's first targeted search starts at once.
+    """
+
+    def __init__(self, build: Callable[[], JobShopModel], hint: list[ScheduledOp], seed: int) -> None:
+        self.build, self.hint, self.seed = build, hint, seed
+        self.jsm: JobShopModel | None = None
         self.stopped = False
 
     def run(self, offer: Callable[[list[ScheduledOp]], None], time_limit: float) -> int | None:
-        if self.stopped or time_limit < 0.02:
+        t0 = time.perf_counter()
+        self.jsm = jsm = self.build()
+        left = time_limit - (time.perf_counter() - t0)
+        if self.stopped or left < 0.02:
             return None
-        sol = self.jsm.run(time_limit=time_limit, workers=1, seed=self.seed, hint=self.hint, on_solution=offer)
+        sol = jsm.run(time_limit=left, workers=1, seed=self.seed, hint=self.hint, on_solution=offer)
         return sol.objective_value if sol.status == "OPTIMAL" else (sol.lower_bound or None)
 
     def stop(self) -> None:
         self.stopped = True
-        if self.jsm.solver is not None:
+        if self.jsm is not None and self.jsm.solver is not None:
             self.jsm.solver.stop_search()
 
 
@@ -392,10 +399,14 @@ def _full_model_search(
     seed: int,
 ) -> SideSearch:
     """The portfolio's CP-SAT thread: the strong model of the post-event problem, the right-shifted plan as start."""
-    jsm = JobShopModel(after, objective=objective, fixed=fixed, not_before=now, start_hint=shifted)
-    if bound is not None:  # the relaxation's bound: CP-SAT stops as soon as it meets it
-        jsm.model.add(jsm.makespan >= bound)
-    return _FullModelSearch(jsm, shifted, seed)
+
+    def build() -> JobShopModel:
+        jsm = JobShopModel(after, objective=objective, fixed=fixed, not_before=now, start_hint=shifted)
+        if bound is not None:  # the relaxation's bound: CP-SAT stops as soon as it meets it
+            jsm.model.add(jsm.makespan >= bound)
+        return jsm
+
+    return _FullModelSearch(build, shifted, seed)
 
 
 def _focus_time(event: Event | None, now: int) -> int:
