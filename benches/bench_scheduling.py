@@ -332,8 +332,8 @@ def reschedule_section(
             f"base plan = {base_limit:g} s solve; at now = makespan/4 an event of 8 % of the makespan on the machine "
             f"with the most work left; from scratch = strong model on the post-event problem ({limit:g} s), t* = its "
             "time to its final makespan M* (clock includes model building); repair = reschedule(time_limit=0.2 t*) "
-            "(right shift, bound-targeted search + LNS, stability phase), met when it held a plan <= M* within that "
-            "budget; repair_vs_wall: the same with time_limit = 0.2 x the from-scratch wall time; "
+            "(right shift, bound-targeted search + LNS with a hinted CP-SAT thread, stability phase), met when it held "
+            "a plan <= M* within that budget; repair_vs_wall: the same with time_limit = 0.2 x the from-scratch wall time; "
             "ablation_from_dispatch: the repair's search started from the dispatching-rule plan, not the old plan"
         ),
         "workers": workers,

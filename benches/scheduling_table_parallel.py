@@ -1,11 +1,13 @@
 """The scheduling benchmark table (benches/bench_scheduling.py) on a many-core machine, instances in parallel.
 
+Not a ``bench_*`` script on purpose: ``make bench`` (benches/run_all.py) does not run it.
+
 ``bench_scheduling.py --full`` solves every instance one after the other (both models, each limit), which
 takes over an hour at 60 s. This driver runs ``run_table([name], ...)`` for ``--jobs`` instances at a time,
 one process each (spawn), every solve with ``--workers`` CP-SAT workers, largest instances first. Keep
 jobs * workers <= cores so that solves do not compete (each row records the 1-minute load average).
 
-    python benches/bench_scheduling_parallel.py --jobs 8 --workers 2 --limits 60 --out-dir out   # 16 cores, ~9 min
+    python benches/scheduling_table_parallel.py --jobs 8 --workers 2 --limits 60 --out-dir out   # 16 cores, ~4 min
 
 With ``--out-dir`` all finished rows are rewritten to ``<out-dir>/rows.json`` after each instance (and with
 ``--per-instance-files`` also to ``rows_<name>.json``), so a run cut short keeps what it finished.
