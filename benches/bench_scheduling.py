@@ -156,6 +156,15 @@ def summarize(rows: list[dict[str, object]], limit: float) -> dict[str, object]:
     }
 
 
+def print_summary(summary: dict[str, object], limits: list[float]) -> None:
+    """One line per time limit on stderr: mean gaps and the target reading."""
+    for limit in limits:
+        sm = summary[f"{limit:g}s"]
+        print(f"{limit:g}s: mean gap strong {sm['mean_gap_strong_pct']}% vs textbook {sm['mean_gap_textbook_pct']}%; "  # type: ignore[index]
+              f"strong <= textbook on {sm['strong_gap_le_textbook_instances']} instances (lost {sm['instances_lost']})",  # type: ignore[index]
+              file=sys.stderr)  # fmt: skip
+
+
 #: Taillard instances of 20x15 and up, generated in memory from their published seeds by
 #: benches/instances/make_taillard.py: name -> (time seed, machine seed, best-known makespan, jobs, machines)
 TAILLARD_RESCHED: dict[str, tuple[int, int, int, int, int]] = {
@@ -372,11 +381,7 @@ def main() -> int:
     summary: dict[str, object] = {f"{limit:g}s": summarize(rows, limit) for limit in (limits if rows else [])}
     if rows:
         summary["load_avg_1m_start_end"] = [round(load0, 2), round(os.getloadavg()[0], 2)]
-        for limit in limits:
-            sm = summary[f"{limit:g}s"]
-            print(f"{limit:g}s: mean gap strong {sm['mean_gap_strong_pct']}% vs textbook {sm['mean_gap_textbook_pct']}%; "  # type: ignore[index]
-                  f"strong <= textbook on {sm['strong_gap_le_textbook_instances']} instances (lost {sm['instances_lost']})",  # type: ignore[index]
-                  file=sys.stderr)  # fmt: skip
+        print_summary(summary, limits)
     if args.skip_resched:
         print(json.dumps({"bench": "scheduling", "mode": "table-full" if args.full else "table-short",
                           "workers": args.workers, "limits_s": limits, "seeds": args.seeds, "summary": summary,

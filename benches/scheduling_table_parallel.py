@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benches.bench_scheduling import BEST_KNOWN, path_of, run_table, summarize  # noqa: E402
+from benches.bench_scheduling import BEST_KNOWN, path_of, print_summary, run_table, summarize  # noqa: E402
 from tools.scheduling import load_instance  # noqa: E402
 
 
@@ -79,11 +79,7 @@ def main() -> int:
         print(f"{r['instance']:8s} {r['size']:>6s} {r['limit_s']:6g} {r['seed']:4d} {s['makespan']!s:>8s} "  # type: ignore[index]
               f"{s['gap_pct']!s:>6s} {b['makespan']!s:>8s} {b['gap_pct']!s:>6s} {r['best_known']:5d} "  # type: ignore[index]
               f"{r['load_avg_1m']:5.1f}", file=sys.stderr)  # fmt: skip
-    for limit in args.limits:
-        sm = summary[f"{limit:g}s"]
-        print(f"{limit:g}s: mean gap strong {sm['mean_gap_strong_pct']}% vs textbook {sm['mean_gap_textbook_pct']}%; "  # type: ignore[index]
-              f"strong <= textbook on {sm['strong_gap_le_textbook_instances']} instances (lost {sm['instances_lost']})",  # type: ignore[index]
-              file=sys.stderr)  # fmt: skip
+    print_summary(summary, args.limits)
     out = {
         "bench": "scheduling",
         "mode": "table-parallel",
