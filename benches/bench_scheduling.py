@@ -8,16 +8,16 @@ durations, no hint, CP-SAT's default portfolio). Reported: makespan, proven lowe
 the best-known makespan, wall time. ``--seeds N`` runs each row N times; the summary says per
 instance (mean gap over the seeds) whether strong's gap <= textbook's (the target).
 
-Then the rescheduling ratio on 20x15+ instances (abz7; Taillard's ta11-ta13 20x15, ta21 20x20,
-ta41 30x20, ta51 50x15, generated from their seeds; the short run takes abz7, ta11, ta41) for two
-events (the busiest machine down, the operation running on it late, each 8 % of the plan, at a
-quarter of the plan). A from-scratch solve of the post-event problem ends at M*, first reached
-after t*; ``reschedule`` (right shift, then bound-targeted search + LNS in a portfolio with CP-SAT
-on the whole model hinted with the right-shifted plan, stability phase) then runs with
-``time_limit = 0.2 t*`` and meets the target when it held a plan <= M* within that budget. Also
-reported: the same with 20 % of the from-scratch wall time, and the LNS started from a
-dispatching-rule plan instead of the old plan (ablation); counts per instance size. Same
-worker count, same run. Target: met.
+Then the rescheduling ratio on 20x15+ instances (abz7; Taillard's ta11-ta13 20x15, ta21 20x20, ta41
+30x20, ta51 50x15, ta61 50x20, ta71 100x20, generated from their seeds; the short run takes abz7,
+ta11, ta41) for two events (the busiest machine down, the operation running on it late, each 8 % of
+the plan, at a quarter of the plan). A from-scratch solve of the post-event problem ends at M*,
+first reached after t*; ``reschedule`` (right shift, then bound-targeted search + LNS in a
+portfolio with CP-SAT on the whole model hinted with the right-shifted plan, stability phase) then
+runs with ``time_limit = 0.2 t*`` and meets the target when it held a plan <= M* within that
+budget. Also reported: the same with 20 % of the from-scratch wall time, and the LNS started from a
+dispatching-rule plan instead of the old plan (ablation); counts per instance size. Same worker
+count, same run. Target: met.
 
     python benches/bench_scheduling.py                 # short: 2 s and 5 s on a subset + resched abz7, ta11, ta41 (~6 min)
     python benches/bench_scheduling.py --full          # 10 s and 60 s on every instance (long)
@@ -174,6 +174,8 @@ TAILLARD_RESCHED: dict[str, tuple[int, int, int, int, int]] = {
     "ta21": (1035939303, 773961798, 1642, 20, 20),
     "ta41": (1841414609, 1357882888, 2005, 30, 20),
     "ta51": (17271, 718939, 2760, 50, 15),
+    "ta61": (8493988, 2738939, 2868, 50, 20),
+    "ta71": (302034063, 1203569070, 5464, 100, 20),
 }
 RESCHED_SHORT = ["abz7", "ta11", "ta41"]
 RESCHED_EVENTS = ["machine_down", "operation_late"]
