@@ -19,7 +19,7 @@ budget. Also reported: the same with 20 % of the from-scratch wall time, and the
 dispatching-rule plan instead of the old plan (ablation); counts per instance size. Same worker
 count, same run. Target: met.
 
-    python benches/bench_scheduling.py                 # short: 2 s and 5 s on a subset + resched abz7, ta11, ta41 (~6 min)
+    python benches/bench_scheduling.py                 # short: 2 s and 5 s on a subset + resched abz7, ta11, ta41 (~2.5 min)
     python benches/bench_scheduling.py --full          # 10 s and 60 s on every instance (long)
     python benches/bench_scheduling.py --resched-only --repeats 2   # only the rescheduling ratio
     python benches/bench_scheduling.py --skip-resched --seeds 3     # only the table, 3 seeds per row (~3.5 min)
