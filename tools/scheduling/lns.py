@@ -432,17 +432,16 @@ def improve(
                     st.size = max(min_size, int(st.size * 0.85))
                 accept(cand)
 
-    n_threads = max(1, workers)
-    threads = [threading.Thread(target=worker, args=(w,), daemon=True) for w in range(n_threads - (side is not None))]
-    if side is not None:
-        threads.append(threading.Thread(target=run_side, args=(side,), daemon=True))
-    for th in threads:
+    n_lns = max(1, workers) - (side is not None)
+    lns_threads = [threading.Thread(target=worker, args=(w,), daemon=True) for w in range(n_lns)]
+    side_thread = None if side is None else threading.Thread(target=run_side, args=(side,), daemon=True)
+    for th in [*lns_threads, *([side_thread] if side_thread else [])]:
         th.start()
-    for th in threads[: len(threads) - (side is not None)]:
+    for th in lns_threads:
         th.join()
-    if side is not None:  # the LNS workers are done (time, target or proof): the side search stops too
+    if side is not None and side_thread is not None:  # the LNS is done (time, target or proof): the side stops too
         side.stop()
-        threads[-1].join()
+        side_thread.join()
     stopped: Literal["time_limit", "target", "optimal"] = (
         "optimal" if st.proven else "target" if target is not None and st.best <= target else "time_limit"
     )

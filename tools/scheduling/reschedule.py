@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Literal
 
 from ortools.sat.python import cp_model
@@ -34,7 +35,7 @@ from pydantic import BaseModel, Field
 
 from tools.errors import ToolFailed, ToolRetry
 from tools.scheduling.heuristics import Rule, dispatch, makespan_lower_bound, repair
-from tools.scheduling.lns import SideSearch, improve
+from tools.scheduling.lns import improve
 from tools.scheduling.model import Alternative, Downtime, Instance, Job, Objective, ProgressPoint, ScheduledOp, Solution
 from tools.scheduling.solver import JobShopModel, default_workers
 from tools.scheduling.validate import makespan_of, objective_of, validate, weighted_tardiness_of
@@ -60,23 +61,38 @@ GUIDE_RULES: tuple[Rule, ...] = ("MWKR", "MOPNR")
 
 
 class _FullModelSearch:
-    """CP-SAT on the whole post-event model, hinted with the right-shifted plan (one LNS thread's side search).
+    """CP-SAT on the whole post-event model, started from the right-shifted plan (the portfolio's side search).
 
+    The strong model of the post-event problem with the right-shifted plan as start schedule (hint
+    and horizon) and the makespan floored at the relaxation bound, so CP-SAT stops when it meets it.
     The model is built in the search's own thread, so the LNS's first targeted search starts at once.
     """
 
-    def __init__(self, build: Callable[[], JobShopModel], hint: list[ScheduledOp], seed: int) -> None:
-        self.build, self.hint, self.seed = build, hint, seed
+    def __init__(
+        self,
+        after: Instance,
+        shifted: list[ScheduledOp],
+        fixed: dict[tuple[int, int], ScheduledOp],
+        now: int,
+        objective: Objective,
+        bound: int | None,
+        seed: int,
+    ) -> None:
+        self.after, self.shifted, self.fixed, self.now = after, shifted, fixed, now
+        self.objective, self.bound, self.seed = objective, bound, seed
         self.jsm: JobShopModel | None = None
         self.stopped = False
 
     def run(self, offer: Callable[[list[ScheduledOp]], None], time_limit: float) -> int | None:
         t0 = time.perf_counter()
-        self.jsm = jsm = self.build()
+        jsm = JobShopModel(self.after, objective=self.objective, fixed=self.fixed, not_before=self.now, start_hint=self.shifted)
+        if self.bound is not None:
+            jsm.model.add(jsm.makespan >= self.bound)
+        self.jsm = jsm
         left = time_limit - (time.perf_counter() - t0)
         if self.stopped or left < 0.02:
             return None
-        sol = jsm.run(time_limit=left, workers=1, seed=self.seed, hint=self.hint, on_solution=offer)
+        sol = jsm.run(time_limit=left, workers=1, seed=self.seed, on_solution=offer)
         return sol.objective_value if sol.status == "OPTIMAL" else (sol.lower_bound or None)
 
     def stop(self) -> None:
@@ -331,8 +347,7 @@ def reschedule(
     bound, guides = None, []
     if objective == "makespan":  # a bound to aim at, and two dispatching-rule plans of the new situation as guides
         bound = makespan_lower_bound(after, fixed=fixed, not_before=now)[0]
-        guides = [_guide(after, rule, fixed, now) for rule in GUIDE_RULES]
-    side = _full_model_search(after, shifted, fixed, now, objective, bound, seed) if workers >= 2 else None
+        guides = [partial(dispatch, after, rule, fixed=fixed, not_before=now) for rule in GUIDE_RULES]
     # phase 1: the objective, by LNS from the right-shifted plan
     share = stability_share if stability_weight > 0 else 0.0
     lns = improve(
@@ -348,7 +363,7 @@ def reschedule(
         t0=t0,
         lower_bound=bound,
         guides=guides,
-        side=side,
+        side=_FullModelSearch(after, shifted, fixed, now, objective, bound, seed),  # run with >= 2 workers
     )
     best = lns.operations
     sol = _phase2(after, old, best, shifted, fixed, now, t0, time_limit, workers, objective, stability_weight, seed)
@@ -383,30 +398,6 @@ def reschedule(
 #: the stability phase runs only with this much time left; it stops this much before the limit (validation, result)
 _MIN_PHASE2_S = 0.1
 _WRAP_UP_S = 0.02
-
-
-def _guide(after: Instance, rule: Rule, fixed: dict[tuple[int, int], ScheduledOp], now: int) -> Callable[[], list[ScheduledOp]]:
-    return lambda: dispatch(after, rule, fixed=fixed, not_before=now)
-
-
-def _full_model_search(
-    after: Instance,
-    shifted: list[ScheduledOp],
-    fixed: dict[tuple[int, int], ScheduledOp],
-    now: int,
-    objective: Objective,
-    bound: int | None,
-    seed: int,
-) -> SideSearch:
-    """The portfolio's CP-SAT thread: the strong model of the post-event problem, the right-shifted plan as start."""
-
-    def build() -> JobShopModel:
-        jsm = JobShopModel(after, objective=objective, fixed=fixed, not_before=now, start_hint=shifted)
-        if bound is not None:  # the relaxation's bound: CP-SAT stops as soon as it meets it
-            jsm.model.add(jsm.makespan >= bound)
-        return jsm
-
-    return _FullModelSearch(build, shifted, seed)
 
 
 def _focus_time(event: Event | None, now: int) -> int:
