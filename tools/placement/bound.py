@@ -58,8 +58,12 @@ class Bound:
 
 def capacity_free_bound(cp: Compiled, opts: Options) -> float:
     """Every placeable workload on its cheapest eligible option (or unplaced), ignoring capacity."""
-    ok = np.isfinite(opts.best)
-    return float(np.minimum(opts.best[ok], cp.unplaced[ok]).sum())
+    return _cheapest_total(cp, opts.best)
+
+
+def _cheapest_total(cp: Compiled, best: np.ndarray) -> float:
+    ok = np.isfinite(best)
+    return float(np.minimum(best[ok], cp.unplaced[ok]).sum())
 
 
 def lagrangian_bound(
@@ -286,8 +290,8 @@ class ShortageBound:
     seconds: float
 
 
-def _eligibility_groups(cp: Compiled, chunk: int = 8_192) -> tuple[np.ndarray, np.ndarray]:
-    """Node group per node (same eligibility for every workload and same capacities) and the (W, G) eligibility."""
+def _eligibility_groups(cp: Compiled, chunk: int = 8_192) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group per node (same eligibility and capacities), each group's first node, the (W, G) eligibility."""
     packed = []
     for a in range(0, cp.W, chunk):
         w = np.arange(a, min(cp.W, a + chunk))
@@ -299,7 +303,7 @@ def _eligibility_groups(cp: Compiled, chunk: int = 8_192) -> tuple[np.ndarray, n
     first = np.array([np.flatnonzero(grp == g)[0] for g in range(len(keys))], dtype=np.int64)
     elig = np.concatenate([cp.eligible(np.arange(a, min(cp.W, a + chunk))[:, None], first[None, :])
                            for a in range(0, cp.W, chunk)], axis=0) if cp.W else np.zeros((0, len(first)), bool)
-    return grp, elig
+    return grp, first, elig
 
 
 def shortage_bound(cp: Compiled, best: np.ndarray | None = None, *, time_limit_s: float = 60.0) -> ShortageBound:
@@ -326,12 +330,11 @@ def shortage_bound(cp: Compiled, best: np.ndarray | None = None, *, time_limit_s
     t0 = time.perf_counter()
     best = np.zeros(cp.W) if best is None else best
     ok = np.isfinite(best)
-    base = float(np.minimum(best[ok], cp.unplaced[ok]).sum())
+    base = _cheapest_total(cp, best)
     weight = np.where(ok, np.maximum(cp.unplaced - np.where(ok, best, 0.0), 0.0), 0.0)
-    grp, elig = _eligibility_groups(cp)
+    grp, first, elig = _eligibility_groups(cp)
     G = elig.shape[1]
     size = np.bincount(grp, minlength=G).astype(float)
-    first = np.array([np.flatnonzero(grp == g)[0] for g in range(G)], dtype=np.int64)
     wj, gg = np.nonzero(elig & (weight > 0)[:, None])
     if not len(wj):
         return ShortageBound(0.0, 0, base, "optimal", G, time.perf_counter() - t0)

@@ -166,23 +166,6 @@ def drop_dominated(cp: Compiled, opts: Options, a_ub: csr_matrix, keep_x: np.nda
         keep_u &= ~drop_u
 
 
-def _plan_columns(cp: Compiled, opts: Options, cols: np.ndarray, n: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """Position in ``cols`` of each workload's choice in the plan ``(n, s)``; -1 where the reduced model lacks it."""
-    n_opt, N, H = len(opts.w), cp.N, cp.H
-    is_x = cols < n_opt
-    ox = cols[is_x]
-    keys = np.where(is_x, 0, -1).astype(np.int64)
-    keys[is_x] = (opts.w[ox].astype(np.int64) * N + opts.n[ox]) * (H + 1) + opts.s[ox] + 1
-    keys[~is_x] = (cols[~is_x] - n_opt).astype(np.int64) * N * (H + 1)  # unplaced: (w, node 0, slot 0)
-    want = np.where(n >= 0, (np.arange(cp.W, dtype=np.int64) * N + np.maximum(n, 0)) * (H + 1) + s + 1,
-                    np.arange(cp.W, dtype=np.int64) * N * (H + 1))
-    order = np.argsort(keys, kind="stable")
-    pos = np.searchsorted(keys[order], want)
-    pos = np.minimum(pos, len(keys) - 1)
-    hit = keys[order][pos] == want
-    return np.where(hit, order[pos], -1)
-
-
 def _cpsat(
     c: np.ndarray,
     a_eq: csr_matrix,
@@ -307,10 +290,13 @@ def solve_exact(
         if backend == "highs":
             x, proved, bound = _highs(mdl.c[cols], a_eq, mdl.b_eq, a_ub, time_limit_s=left)
         else:
-            pos = _plan_columns(cp, opts, cols, hn, hs)
-            col_w = np.where(cols < len(opts.w), opts.w[np.minimum(cols, len(opts.w) - 1)], cols - len(opts.w))
-            hint = np.where(pos[col_w] >= 0, 0, -1)  # workloads whose plan choice was reduced away: no hint
-            hint[pos[pos >= 0]] = 1
+            is_x, cx = cols < len(opts.w), np.minimum(cols, len(opts.w) - 1)
+            col_w = np.where(is_x, opts.w[cx], cols - len(opts.w))
+            # the column of each workload's plan choice (node and slot, or unplaced)
+            match = np.where(is_x, (opts.n[cx] == hn[col_w]) & (opts.s[cx] == hs[col_w]), hn[col_w] < 0)
+            covered = np.zeros(cp.W, dtype=bool)
+            covered[col_w[match]] = True
+            hint = np.where(covered[col_w], match.astype(np.int64), -1)  # plan choice reduced away: no hint
             x, proved, bound = _cpsat(mdl.c[cols], a_eq, a_ub, hint=hint, lower=lb, upper=upper, time_limit_s=left,
                                       workers=workers)
         if np.isfinite(bound):

@@ -59,12 +59,13 @@ class _State:
         self.count = opts.counts.tolist()
         self.wide: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # j: every eligible option
 
-    def cands(self, j: int) -> tuple[list[int], list[int], list[float]]:
-        """Options of j (node, start, cost lists, cheapest first)."""
+    def cands(self, j: int, limit: int | None = None) -> tuple[list[int], list[int], list[float]]:
+        """Options of j (node, start, cost lists, cheapest first), the first ``limit`` of them if given."""
         if j in self.wide:
-            ns, ss, cs = self.wide[j]
+            ns, ss, cs = (x[:limit] for x in self.wide[j])
             return ns.tolist(), ss.tolist(), cs.tolist()
-        a, b = self.first[j], self.first[j] + self.count[j]
+        a = self.first[j]
+        b = a + (self.count[j] if limit is None else min(limit, self.count[j]))
         return self.on[a:b], self.os[a:b], self.oc[a:b]
 
     def widen(self, j: int) -> bool:
@@ -176,9 +177,9 @@ def _eject(st: _State, j: int, deadline: float, *, tries: int = 4, max_evict: in
     j goes to one of its cheaper options; the occupants that overlap it in time are evicted
     (largest first) until it fits, then re-placed on their best fitting options; else undo.
     """
-    ns, ss, cs = st.cands(j)
+    ns, ss, cs = st.cands(j, tries)
     old = st.take(j)
-    for n, s, c in list(zip(ns, ss, cs, strict=True))[:tries]:
+    for n, s, c in zip(ns, ss, cs, strict=True):
         if time.perf_counter() > deadline or c >= old[2] - _TOL:
             break
         e = s + st.dur[j]
