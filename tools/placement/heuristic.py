@@ -138,18 +138,20 @@ class _State:
         """:meth:`place_best` over a widened list, vectorised (it can hold every node and hour)."""
         ns, ss, cs = self.wide[j]
         d, m, dur = self.d[j] - _TOL, self.m[j] - _TOL, self.dur[j]
-        ok = (cs < below - _TOL) & (ns != skip_node)
-        if dur == self.H:
-            ok &= (self.rc_min_np[ns] >= d) & (self.rm_min_np[ns] >= m)
-        else:
-            for h in range(dur):
-                ok &= (self.rc_np[ns, ss + h] >= d) & (self.rm_np[ns, ss + h] >= m)
-        hit = np.flatnonzero(ok)
+        free_c, free_m = self.window_free(ns, ss, dur)
+        hit = np.flatnonzero((cs < below - _TOL) & (ns != skip_node) & (free_c >= d) & (free_m >= m))
         if not len(hit):
             return False
         i = int(hit[0])
         self.put(j, int(ns[i]), int(ss[i]), float(cs[i]))
         return True
+
+    def window_free(self, ns: np.ndarray, ss: np.ndarray, dur: int) -> tuple[np.ndarray, np.ndarray]:
+        """Free compute and memory of each option (node, start) over its ``dur`` hours (the tightest hour)."""
+        if dur == self.H:
+            return self.rc_min_np[ns], self.rm_min_np[ns]
+        return (np.min([self.rc_np[ns, ss + h] for h in range(dur)], axis=0),
+                np.min([self.rm_np[ns, ss + h] for h in range(dur)], axis=0))  # fmt: skip
 
     def place_widening(self, j: int) -> bool:
         """:meth:`place_best`, widening j's candidates while none of them fits; False if nothing does."""
@@ -228,11 +230,7 @@ def _make_room(st: _State, j: int, deadline: float, *, nodes: int = 6, max_try: 
     if not len(ns):
         return False
     cp, dur = st.cp, st.dur[j]
-    if dur == st.H:
-        free_c, free_m = st.rc_min_np[ns], st.rm_min_np[ns]
-    else:
-        free_c = np.min([st.rc_np[ns, ss + h] for h in range(dur)], axis=0)
-        free_m = np.min([st.rm_np[ns, ss + h] for h in range(dur)], axis=0)
+    free_c, free_m = st.window_free(ns, ss, dur)
     lack = np.maximum(0.0, st.d[j] - free_c) / cp.cap_c[ns] + np.maximum(0.0, st.m[j] - free_m) / cp.cap_m[ns]
     seen: set[int] = set()
     pen = float(cp.unplaced[j])
