@@ -8,6 +8,7 @@ payload; the caller resumes with ``{"decision": "approve" | "reject" | "edit", "
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from langgraph.types import interrupt
@@ -16,7 +17,18 @@ from pydantic import BaseModel, ValidationError
 from agents.context import ApprovalPolicy
 from tools.registry import Tool
 
-__all__ = ["ApprovalDecision", "ApprovalRequest", "decide", "policy_allows"]
+__all__ = ["PLAN_TOOL", "ApprovalDecision", "ApprovalRequest", "decide", "plan_actions", "policy_allows"]
+
+#: The ``tool`` of the one approval a paused closed-loop cycle asks for: its whole plan of actions.
+PLAN_TOOL = "closed_loop_plan"
+
+
+def plan_actions(tool: str | None, args: Mapping[str, Any] | None) -> list[dict[str, Any]] | None:
+    """The proposed actions (``tool``, ``args``, ``agent``, ``why``...) of a closed-loop plan; None for other approvals."""
+    if tool != PLAN_TOOL:
+        return None
+    actions = (args or {}).get("actions")
+    return [a for a in actions if isinstance(a, dict)] if isinstance(actions, list) else []
 
 
 class ApprovalRequest(BaseModel):

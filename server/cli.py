@@ -43,10 +43,6 @@ def _load(name: str) -> click.Command:
     modname, attr, help_text = LAZY_COMMANDS[name]
     obj = getattr(importlib.import_module(modname), attr)
     if attr == "app":
-        if name == "kg":  # `indagent kg export-site | import-site | list-sites` live in their own module
-            from server.cli_sites import app as sites_app
-
-            obj.registered_commands.extend(c for c in sites_app.registered_commands if c not in obj.registered_commands)
         cmd = typer.main.get_group(obj)
     else:
         single = typer.Typer()

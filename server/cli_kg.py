@@ -17,6 +17,7 @@ from rich.table import Table
 from knowledge.importers import KINDS, import_file
 from knowledge.sqlguard import run_readonly_query
 from knowledge.store import KnowledgeStore
+from server.cli_sites import app as sites_app
 from server.clikit import cli_errors, emit_json, err_console
 from tools import kgtools
 from tools.errors import ConfigError
@@ -233,3 +234,7 @@ def query(
         emit_json(res)
     else:
         _table(f"{res.row_count} row(s){' (truncated)' if res.truncated else ''}", res.columns, res.rows)
+
+
+# `indagent kg export-site | import-site | list-sites` live in their own module
+app.registered_commands.extend(sites_app.registered_commands)

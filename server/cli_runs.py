@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from agents.approvals import plan_actions
 from server.clikit import cli_errors, emit_json, err_console
 from server.runs import (
     BrainFactory,
@@ -79,8 +80,8 @@ def _run_line(run: RunRecord) -> str:
     if answer and (run.kind == "loop" or not run.pending_approvals):  # a loop's answer says what it found
         line += f"\n  answer: {answer}"
     for p in run.pending_approvals:
-        plan = (p.get("args") or {}).get("actions") if p.get("agent") == "loop" else None
-        what = (f"plan {', '.join(a['tool'] for a in plan)}" if isinstance(plan, list)
+        plan = plan_actions(p.get("tool"), p.get("args"))
+        what = (f"plan {', '.join(a['tool'] for a in plan)}" if plan is not None
                 else f"{p.get('tool')} {p.get('args')}")
         line += f"\n  waiting for approval: {what}  -> indagent runs approve {run.id}"
     if run.error:

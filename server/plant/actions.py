@@ -29,13 +29,11 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 from pydantic import BaseModel, Field
 
-from agents.approvals import policy_allows
+from agents.approvals import PLAN_TOOL, policy_allows
 from agents.context import AgentContext
 from agents.toolexec import execute_tool_calls
-from server.runs.models import PLAN_TOOL
 
 __all__ = [
-    "PLAN_TOOL",
     "ActionOutcome",
     "ActionsRun",
     "Approver",

@@ -22,6 +22,7 @@ from asyncua import ua
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from agents.context import AgentContext
+from knowledge.graph.entities import require_node
 from server.plant.actions import ActionsRun, plan_approval, plan_decision, resume_actions
 from server.plant.config import OpcUaConfig
 from server.plant.connector import write_setpoints_once
@@ -37,21 +38,18 @@ from server.plant.steps import (
     setpoint_values,
 )
 from server.plant.watch import Watch
-from tools.errors import ConfigError, ToolFailed, did_you_mean
+from tools.errors import ConfigError, ToolFailed
 
 __all__ = ["latest_reading", "resume_cycle", "run_cycle"]
 
 
 def latest_reading(ctx: AgentContext, asset: str | None = None) -> datetime | None:
-    """The plant time of the newest reading in the KG (of ``asset``'s sensors when given)."""
+    """The plant time of the newest reading in the KG (of ``asset``'s sensors when given, an asset id)."""
     kg = ctx.kg
     if kg is None:
         raise ConfigError("A loop cycle needs the knowledge graph; set INDAGENT_KG_PATH or run 'indagent kg demo'.")
     if asset is None:
         return kg.scalar("SELECT max(ts) FROM readings")  # type: ignore[no-any-return]
-    known = [r["id"] for r in kg.query("SELECT id FROM nodes WHERE kind = 'asset' ORDER BY id")]
-    if asset not in known:
-        raise ToolFailed(did_you_mean(asset, known, what="asset to watch"))
     return kg.scalar("SELECT max(ts) FROM readings WHERE sensor_id LIKE ?", [f"{asset}.%"])  # type: ignore[no-any-return]
 
 
@@ -117,6 +115,8 @@ def run_cycle(
     t0 = time.perf_counter()
     rec = Recorder(ctx, progress)
     res = LoopResult(status="quiet", opcua_endpoint=opcua.endpoint if opcua else None)
+    if asset is not None and ctx.kg is not None:  # an id, name or alias; unknown: the closest ids
+        asset = require_node(ctx.kg, asset, kinds=["asset"], what="asset to watch").id
     now = latest_reading(ctx, asset)
     if now is None:
         raise ToolFailed("The knowledge graph has no readings" + (f" of {asset}" if asset else "")

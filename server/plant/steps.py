@@ -4,8 +4,8 @@
 - :func:`decide`: diagnosis -> maintenance slot before the predicted deadline -> plans before/after
   -> chiller setpoints for the new plan; returns the three proposed mutating calls.
 - :func:`act`: the proposals through the approval interrupt (:mod:`server.plant.actions`).
-- :func:`write_setpoints_over_opcua`: approved setpoints to the OPC UA server (a live connector's
-  session, or a short one opened for the write).
+- :func:`setpoint_values`: the approved setpoints, which the callers write over OPC UA
+  (:func:`server.plant.connector.write_setpoints_once`, or a live connector's session).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
+from agents.approvals import PLAN_TOOL, plan_actions
 from agents.runner import pending_approvals, resume
 from agents.state import AskResult
 from server.auth import utc_now
@@ -29,7 +30,6 @@ from server.routes.turns import (
     turn_context,
 )
 from server.runs import RunRecord, RunStateError, RunStore, resume_run
-from server.runs.models import PLAN_TOOL
 from tools.errors import ToolRetry
 
 __all__ = ["ApprovalList", "DecideRequest", "DecideResponse", "router"]
@@ -102,7 +102,7 @@ def _require(db: Any, approval_id: str, *, store: RunStore | None = None) -> App
 
 def _plan_tools(ap: Approval) -> dict[str, dict[str, Any]]:
     """A closed-loop plan's remaining actions: tool -> its proposed arguments."""
-    return {str(a.get("tool")): dict(a.get("args") or {}) for a in ap.args.get("actions") or [] if isinstance(a, dict)}
+    return {str(a.get("tool")): dict(a.get("args") or {}) for a in plan_actions(ap.tool, ap.args) or []}
 
 
 def _check_plan_fields(ap: Approval, body: DecideRequest) -> None:

@@ -9,7 +9,6 @@ ends ``waiting_approval`` with nothing applied; a person later approves or rejec
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -226,7 +225,7 @@ def queue_decision(store: RunStore, run_id: str, decision: dict[str, Any]) -> Ru
         raise RunStateError(f"Run {run_id} is a {run.kind} run in state {run.status}; only a loop run waiting for "
                             "approval takes a queued decision.")
     pending = [{**run.pending_approvals[0], "queued_decision": decision}, *run.pending_approvals[1:]]
-    if not store.set_status_if(run_id, ("waiting_approval",), pending_approvals=json.dumps(pending, default=str)):
+    if not store.set_status_if(run_id, ("waiting_approval",), pending_approvals=pending):
         raise RunStateError(f"Run {run_id} changed state meanwhile; look at it with 'indagent runs show {run_id}'.")
     return store.get_run(run_id)
 
@@ -234,13 +233,20 @@ def queue_decision(store: RunStore, run_id: str, decision: dict[str, Any]) -> Ru
 def apply_queued_decisions(store: RunStore, settings: Settings, brain_factory: BrainFactory, *,
                            worker_id: str) -> list[RunRecord]:
     """Apply the decisions queued on waiting loop runs (see :func:`queue_decision`); returns the runs continued."""
-    queued = [(r, r.pending_approvals[0]["queued_decision"]) for r in store.list_runs(status="waiting_approval", limit=200)
-              if r.kind == "loop" and r.pending_approvals and r.pending_approvals[0].get("queued_decision")]
+    queued = store.queued_decisions()
+    if not queued:
+        return []
     done = []
-    for run, decision in queued:
-        try:
-            with brain_factory(settings) as brain:
-                done.append(resume_run(store, run.id, brain, worker_id=worker_id, decision=decision))
-        except (RunStateError, IndagentError) as exc:  # taken by another worker, or this one cannot write the KG
-            log.info("queued decision on run %s not applied here: %s", run.id, exc)
+    try:
+        with brain_factory(settings) as brain:
+            if brain.kg is None or brain.kg.read_only:  # another process holds the KG: that one applies them
+                log.debug("%d queued loop decision(s) left for the KG's writer", len(queued))
+                return []
+            for run_id, decision in queued:
+                try:
+                    done.append(resume_run(store, run_id, brain, worker_id=worker_id, decision=decision))
+                except (RunStateError, IndagentError) as exc:  # e.g. taken by another worker meanwhile
+                    log.info("queued decision on run %s not applied here: %s", run_id, exc)
+    except IndagentError as exc:  # no brain here (e.g. the KG cannot be opened): the KG's writer applies them
+        log.info("queued loop decisions not applied here: %s", exc)
     return done

@@ -62,14 +62,14 @@ def _route(res: LoopResult) -> RouteInfo:
                      reason=str(r.get("reason") or ""))
 
 
-def _trace(res: LoopResult, run: RunRecord, thread: str) -> dict[str, Any]:
+def _trace(res: LoopResult, run: RunRecord, thread: str) -> tuple[AskResult, dict[str, Any]]:
     calls = [ToolCallTrace(name=t.tool, args=t.args, ok=t.ok, error=None if t.ok else t.summary, mutating=t.step == "act",
                            approval=t.approval if t.approval in _DECIDED else None)  # type: ignore[arg-type]
              for t in res.trace if t.tool is not None]
     ask = AskResult(answer=res.outcome, thread_id=run.thread_id, result=ResultValue(type="text", value=res.outcome),
                     route=_route(res), tool_calls=calls, latency_ms=round(res.seconds * 1000, 3),
                     pending_approval=res.pending)
-    return {**ask.model_dump(mode="json"), "loop": res.model_dump(mode="json"), "actions_thread": thread}
+    return ask, {**ask.model_dump(mode="json"), "loop": res.model_dump(mode="json"), "actions_thread": thread}
 
 
 def loop_result(run: RunRecord) -> LoopResult | None:
@@ -103,9 +103,7 @@ def execute_loop(run: RunRecord, brain: Brain, *, actor: str) -> tuple[AskResult
     res = run_cycle(ctx, checkpointer=brain.graph.checkpointer, thread_id=thread,  # type: ignore[arg-type]
                     asset=spec.asset, lookback_days=spec.lookback_days, solver_s=spec.solver_s,
                     opcua=loop_opcua(spec), progress=lambda step, msg: log.info("run %s %s: %s", run.id, step, msg))
-    _report(res, brain, run)
-    doc = _trace(res, run, thread)
-    return AskResult.model_validate(doc), doc, [res.pending] if res.pending else []
+    return _outcome(res, brain, run, thread)
 
 
 def resume_loop(run: RunRecord, brain: Brain, decision: dict[str, Any], *,
@@ -117,13 +115,16 @@ def resume_loop(run: RunRecord, brain: Brain, decision: dict[str, Any], *,
     thread = (run.trace or {}).get("actions_thread")
     if prior is None or not thread:
         raise ConfigError(f"Run {run.id} has no stored loop cycle to continue; cancel it and run the schedule again.")
-    if brain.kg is None or brain.kg.read_only:
-        raise ConfigError("Applying a loop plan needs the knowledge graph open for writing in this process; approve "
-                          "where the KG's writer runs (its API) or stop that process first.")
-    ctx = brain.context(requested_model=run.model, actor=actor, approval_policy=run.policy)
+    ctx = brain.context(requested_model=run.model, actor=actor, approval_policy=run.policy)  # KG writable: resume_run
     res = resume_cycle(ctx, prior, decision, checkpointer=brain.graph.checkpointer, thread_id=thread,  # type: ignore[arg-type]
                        opcua=loop_opcua(run.loop or LoopSpec()),
                        progress=lambda step, msg: log.info("run %s %s: %s", run.id, step, msg))
+    return _outcome(res, brain, run, thread)
+
+
+def _outcome(res: LoopResult, brain: Brain, run: RunRecord,
+             thread: str) -> tuple[AskResult, dict[str, Any], list[dict[str, Any]]]:
+    """Write the loop report; the trace as AskResult, the full trace document, the pending approvals."""
     _report(res, brain, run)
-    doc = _trace(res, run, thread)
-    return AskResult.model_validate(doc), doc, [res.pending] if res.pending else []
+    ask, doc = _trace(res, run, thread)
+    return ask, doc, [res.pending] if res.pending else []

@@ -13,7 +13,6 @@ from tools.errors import IndagentError
 
 __all__ = [
     "ACTIVE_RUN_STATUSES",
-    "PLAN_TOOL",
     "LoopSpec",
     "RunKind",
     "RunNotFound",
@@ -58,11 +57,6 @@ def new_schedule_id() -> str:
 def new_run_id() -> str:
     """A fresh run id."""
     return f"run_{uuid.uuid4().hex[:12]}"
-
-
-#: The ``tool`` of the one approval a paused closed-loop cycle asks for (the whole plan); here, not in
-#: ``server.plant``, so that the API can recognise such approvals without importing the OPC UA stack.
-PLAN_TOOL = "closed_loop_plan"
 
 
 class LoopSpec(BaseModel):

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from agents.approvals import plan_actions
 from server.runs.store import RunRecord
 
 __all__ = ["render_html", "render_markdown", "write_report"]
@@ -48,8 +49,8 @@ def _call_rows(run: RunRecord) -> list[list[str]]:
 def _pending_rows(run: RunRecord) -> list[list[str]]:
     rows = []
     for p in run.pending_approvals:
-        plan = (p.get("args") or {}).get("actions") if p.get("agent") == "loop" else None
-        if isinstance(plan, list):  # a closed-loop plan: one row per proposed action
+        plan = plan_actions(p.get("tool"), p.get("args"))
+        if plan is not None:  # a closed-loop plan: one row per proposed action
             rows += [[a.get("tool", ""), _cell(a.get("args", {})), p.get("policy", "") + (
                 "" if a.get("needs_approval") else " (allowed)"), _cell(f"{a.get('agent')}: {a.get('why')}")]
                 for a in plan]

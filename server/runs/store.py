@@ -140,6 +140,14 @@ _workers = Table(
     Column("heartbeat_at", DateTime, nullable=False),
 )
 _JSON_COLUMNS = ("trace", "decisions", "pending_approvals")
+
+
+def _run_values(fields: dict[str, Any]) -> dict[str, Any]:
+    """Column values of run fields: JSON columns encoded, ``resumable`` as 0/1."""
+    vals = {k: (json.dumps(v, default=str) if k in _JSON_COLUMNS and v is not None else v) for k, v in fields.items()}
+    if "resumable" in vals:
+        vals["resumable"] = int(bool(vals["resumable"]))
+    return vals
 #: Columns added after the first release: ``(table, column, DDL type)``, added to older databases on open.
 _ADDED_COLUMNS = (("schedules", "kind", "VARCHAR(16) NOT NULL DEFAULT 'goal'"), ("schedules", "loop", "TEXT"),
                   ("runs", "kind", "VARCHAR(16) NOT NULL DEFAULT 'goal'"), ("runs", "loop", "TEXT"))
@@ -320,7 +328,7 @@ class RunStore:
         with self._tx() as conn:
             ids = list(conn.execute(q).scalars())
         return [rid for rid in ids if self.set_status_if(
-            rid, ("waiting_approval",), status="cancelled", finished_at=utcnow(), pending_approvals="[]",
+            rid, ("waiting_approval",), status="cancelled", finished_at=utcnow(), pending_approvals=[],
             error=f"superseded by {by_run_id}, a newer proposal of the same schedule (nothing was applied)")]
 
     def claims_for(self, schedule_id: str) -> list[tuple[datetime, str]]:
@@ -367,20 +375,27 @@ class RunStore:
         with self._tx() as conn:
             return [_run(r) for r in conn.execute(q).mappings()]
 
+    def queued_decisions(self) -> list[tuple[str, dict[str, Any]]]:
+        """``(run id, decision)`` of the loop runs waiting for approval with a queued decision, oldest first."""
+        waiting = (_runs.c.kind == "loop", _runs.c.status == "waiting_approval")
+        q = (select(_runs.c.id, _runs.c.pending_approvals)
+             .where(*waiting, _runs.c.pending_approvals.contains("queued_decision"))
+             .order_by(_runs.c.created_at, _runs.c.id))  # fmt: skip
+        with self._tx() as conn:
+            rows = [(r.id, json.loads(r.pending_approvals or "[]")) for r in conn.execute(q)]
+        return [(rid, pending[0]["queued_decision"]) for rid, pending in rows if pending and pending[0].get("queued_decision")]
+
     def update_run(self, run_id: str, **fields: Any) -> RunRecord:
         """Set fields of a run (JSON fields as Python values) and return it."""
-        vals = {k: (json.dumps(v, default=str) if k in _JSON_COLUMNS and v is not None else v) for k, v in fields.items()}
-        if "resumable" in vals:
-            vals["resumable"] = int(bool(vals["resumable"]))
         with self._tx() as conn:
-            conn.execute(update(_runs).where(_runs.c.id == run_id).values(**vals))
+            conn.execute(update(_runs).where(_runs.c.id == run_id).values(**_run_values(fields)))
         return self.get_run(run_id)
 
     def set_status_if(self, run_id: str, expected: tuple[RunStatus, ...], **fields: Any) -> bool:
-        """Compare-and-set: update the run only while its status is one of ``expected``."""
+        """Compare-and-set: update the run only while its status is one of ``expected`` (fields as in :meth:`update_run`)."""
         with self._tx() as conn:
             return conn.execute(
-                update(_runs).where(_runs.c.id == run_id, _runs.c.status.in_(expected)).values(**fields)
+                update(_runs).where(_runs.c.id == run_id, _runs.c.status.in_(expected)).values(**_run_values(fields))
             ).rowcount == 1
 
     # workers ----------------------------------------------------------------------------------
